@@ -1,0 +1,98 @@
+"""One table format for what every cell of a space scored on one dataset.
+
+A `Benchmark` is a set of named float columns, each aligned with the space's cell order (row i is
+cell i of `get_space(space).load()`), plus metadata saying where the numbers came from. Four
+columns have fixed roles, because search needs exactly these:
+
+- `reward`: what a search observes when it queries a cell (a validation accuracy);
+- `valid`:  the final validation accuracy (reported as `best_valid`);
+- `test`:   the test accuracy a search reports for its incumbent;
+- `time`:   the simulated seconds charged for querying the cell.
+
+Accuracies are fractions in [0, 1], times seconds, everywhere. Which source column plays which
+role is recorded in `metadata["roles"]` (e.g. NB201 CIFAR-10 rewards the 12-epoch cifar10-valid
+accuracy and charges an approximated 12-epoch time, as the paper does).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import CorruptFileError, load_npz, save_npz
+
+ROLES = ("reward", "valid", "test", "time")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    space: str
+    dataset: str
+    columns: dict[str, np.ndarray]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [r for r in ROLES if r not in self.columns]
+        if missing:
+            raise ValueError(f"benchmark {self.space}/{self.dataset} lacks role columns {missing}")
+        sizes = {k: np.shape(v) for k, v in self.columns.items()}
+        if len({s[0] if s else -1 for s in sizes.values()}) != 1:
+            raise ValueError(f"benchmark columns differ in length: {sizes}")
+
+    def __len__(self) -> int:
+        return int(np.shape(self.columns["reward"])[0])
+
+    @property
+    def reward(self) -> np.ndarray:
+        return self.columns["reward"]
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.columns["valid"]
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.columns["test"]
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.columns["time"]
+
+    def oracle(self) -> dict[str, float | int]:
+        """Best values over the whole table: regret is measured against these."""
+        out: dict[str, float | int] = {"count": len(self)}
+        for role in ("reward", "valid", "test"):
+            col = np.asarray(self.columns[role], dtype=np.float64)
+            i = int(np.nanargmax(col))
+            out[f"best_{role}"] = float(col[i])
+            out[f"best_{role}_index"] = i
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        meta = {**self.metadata, "space": self.space, "dataset": self.dataset, "oracle": self.oracle()}
+        return save_npz(
+            path,
+            format_version=np.int64(FORMAT_VERSION),
+            metadata=np.array(json.dumps(meta)),
+            **{f"col_{k}": np.asarray(v) for k, v in self.columns.items()},
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Benchmark:
+        z = load_npz(path, required=("format_version", "metadata"))
+        if int(z["format_version"]) != FORMAT_VERSION:
+            raise CorruptFileError(f"{path}: benchmark format {int(z['format_version'])}, expected {FORMAT_VERSION}")
+        try:
+            meta = json.loads(str(z["metadata"]))
+        except json.JSONDecodeError as e:
+            raise CorruptFileError(f"{path}: metadata is not JSON ({e})") from e
+        columns = {k[4:]: v for k, v in z.items() if k.startswith("col_")}
+        try:
+            return cls(meta.pop("space"), meta.pop("dataset"), columns, meta)
+        except (KeyError, ValueError) as e:
+            raise CorruptFileError(f"{path}: {e}") from e

@@ -1,0 +1,46 @@
+"""Shared fixtures.
+
+Tests that need the public benchmark files read them from `$A2V_DATA` (default `../shared/data`
+beside the checkout). In CI (`CI=true`) the files must be there, so a missing file fails; elsewhere
+the test is skipped with a note on how to get the files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from a2v_jax._io import shared_data_dir
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+HOW_TO_GET = (
+    "set A2V_DATA to a folder holding nb201/{mini-bench-arch-cell-accs.pd,metric_vals.pkl,nats_bench.csv} "
+    "and nb101/nasbench-vis-1k.json (see README: `python -m a2v_jax.data download nb201`)"
+)
+
+
+def require_data(relative: str) -> Path:
+    """Path of a shared data file: fail in CI if absent, skip elsewhere."""
+    path = shared_data_dir() / relative
+    if not path.exists():
+        message = f"missing data file {path}; {HOW_TO_GET}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def data_file():
+    return require_data
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep test caches out of the user's cache unless A2V_CACHE is set explicitly."""
+    if "A2V_CACHE" not in os.environ:
+        os.environ["A2V_CACHE"] = str(tmp_path_factory.mktemp("a2v_cache"))
+    yield
