@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     seconds = time.perf_counter() - t0
 
-    counts = {int(k): int(v) for k, v in zip(*np.unique(cells.num_vertices, return_counts=True))}
+    counts = {int(k): int(v) for k, v in zip(*np.unique(cells.num_vertices, return_counts=True), strict=True)}
     summary = {
         "space": space.name,
         "count": len(cells),
