@@ -1,0 +1,401 @@
+"""DNGO (Snoek et al. 2015) over architecture embeddings: Bayesian optimisation with a neural basis.
+
+Each round, as the published arch2vec-DNGO does it: retrain a one-hidden-layer net
+(Linear(d -> 128) -> tanh -> Linear(128 -> 1)) from scratch on every observation so far, fit a
+Bayesian linear regression on its 128 tanh features (`blr`), score every cell of the space by
+expected improvement and query the top k. 16 random cells start the search and count in the budget.
+
+The training loop is pybnn's: inputs z-scored with the observations' mean and (population) std,
+outputs left as they are (`normalize_output=False`), MSE, Adam (lr 1e-2, no decay, no schedule),
+100 epochs of minibatches of 10 drawn from a fresh shuffle each epoch, the last incomplete batch
+dropped (all observations in one batch when there are at most 10), PyTorch's default initialisers.
+The BLR has no bias feature (the net's output layer is discarded). Hyperparameters come from
+Nelder-Mead from a prior draw (`blr.fit`, SciPy `fmin` semantics).
+
+Everything is fixed-shape so that one seed is a pure function and many seeds are `vmap`: the
+observations are the trace itself (capacity `problem.max_queries`, masked beyond `trace.count`),
+an epoch is a `fori_loop` over `count // 10` batches (under vmap: as many as the largest seed
+needs, the others masked), and the scoring runs over blocks of `chunk` cells with `lax.map`, keeping
+each block's top k, so [seeds x cells x 128] is never materialised (NB101 has 423,624 cells).
+
+Presets (`Config.preset`):
+
+- `reference` reproduces the published code, quirks included:
+  * EI is computed with the predictive VARIANCE where the standard deviation belongs
+    (u = (mean - target) / var, EI = var * (pdf(u) + u cdf(u))), in float32 as torch does, so EI
+    underflows to exactly 0 far below the target;
+  * the EI target is fixed (0.95 NB101 and DARTS, 1.0 NB201), not the best observation;
+  * the "already visited" test compares tensors by identity and never matches: cells already
+    queried are proposed, queried and charged again, and enter the training set again;
+  * the marginal likelihood uses ||y - Phi m|| (not squared) and log(det K + 1e-10) with det K in
+    float32, which overflows (objective +inf) whenever log det K > 88.7; when the prior draw and its
+    simplex lie in that region, Nelder-Mead never leaves it and the hyperparameters stay the draw;
+  * the k proposals of a round are queried in ascending EI order (`argsort(ei)[-k:]`), so a budget
+    running out mid-round drops the best-scored ones;
+  * NB101 only (`same_fit_key`): the DNGO's NumPy generator is re-seeded with the run seed every
+    round, so the minibatch shuffles restart from the same stream each round (here: the same
+    key; the prior draw also depends on the observation count, as NumPy's position in that stream
+    does).
+- `fixed`: EI with the standard deviation (ranked by a log-EI that stays finite far in the tail),
+  target = the best reward observed so far, cells already queried excluded, the exact marginal
+  likelihood, proposals in descending EI order.
+
+Not reproduced: the published code's float32 rounding (its K = beta Phi^T Phi + alpha I is formed in
+float32 and inverted in float64; here one float32 eigendecomposition per fit); torch's unstable
+argsort, whose order among exactly tied EI values is implementation-defined (here: lower cell
+index first); the NB201 script's shuffle of the cell order, which only changes which cell wins such
+ties and which random cells start the search (here: a uniform draw of 16 distinct cells). The
+published loop counts all 16 initial cells even past the budget; here the trace stops at the budget
+(a budget smaller than 16 queries is the only case where this differs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from . import blr
+from .problem import Problem, Trace
+
+PRESETS = ("reference", "fixed")
+_PRESET_FLAGS = {
+    "reference": {
+        "ei_scale": "variance",
+        "ei_target": "fixed",
+        "requery": True,
+        "evidence": "reference",
+        "proposal_order": "ascending",
+    },
+    "fixed": {
+        "ei_scale": "std",
+        "ei_target": "incumbent",
+        "requery": False,
+        "evidence": "exact",
+        "proposal_order": "descending",
+    },
+}
+_CHOICES = {
+    "ei_scale": ("variance", "std"),
+    "ei_target": ("fixed", "incumbent"),
+    "evidence": blr.OBJECTIVES,
+    "proposal_order": ("ascending", "descending"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """DNGO settings; the quirk switches left as None take the preset's value."""
+
+    preset: str = "fixed"
+    top_k: int = 1  # proposals per round: 5 NB101/DARTS, 1 NB201
+    target: float = 1.0  # fixed EI target: 0.95 NB101/DARTS, 1.0 NB201 (rewards as fractions)
+    n_init: int = 16
+    epochs: int = 100
+    batch_size: int = 10
+    lr: float = 1e-2
+    hidden: int = 128
+    chunk: int = 256  # cells scored per block (memory: seeds x chunk x hidden floats)
+    normalize_output: bool = False  # pybnn's default is True; arch2vec passes False
+    same_fit_key: bool = False  # NB101 reference: the fit's random stream restarts every round
+    ei_scale: str | None = None
+    ei_target: str | None = None
+    requery: bool | None = None
+    evidence: str | None = None
+    proposal_order: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {PRESETS}")
+        for name, value in _PRESET_FLAGS[self.preset].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {choices}")
+        for name in ("top_k", "n_init", "epochs", "batch_size", "hidden", "chunk"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+def config_for(space: str, dataset: str = "", preset: str = "fixed", **overrides: Any) -> Config:
+    """The published settings for a space: top-5 and target 0.95 on NB101/DARTS, top-1 and 1.0 on NB201."""
+    space = space.lower()
+    if space == "nb101":
+        base = {"top_k": 5, "target": 0.95, "same_fit_key": preset == "reference"}
+    elif space == "nb201":
+        base = {"top_k": 1, "target": 1.0}
+    elif space == "darts":
+        base = {"top_k": 5, "target": 0.95}
+    else:
+        raise ValueError(f"unknown space {space!r}; choose nb101, nb201 or darts")
+    return Config(**{"preset": preset, **base, **overrides})
+
+
+@struct.dataclass
+class State:
+    key: jax.Array
+    fit_key: jax.Array  # the per-run key reused every round when `same_fit_key`
+    trace: Trace
+    rounds: jax.Array  # rounds run before the budget was spent (int32)
+    theta: jax.Array  # [2] last fitted (log alpha, log sigma^2)
+    theta0: jax.Array  # [2] the prior draw the last fit started from
+
+
+def init(key: jax.Array, problem: Problem, config: Config) -> State:
+    """Query `n_init` distinct uniformly random cells."""
+    k_cells, k_run, k_fit = jax.random.split(key, 3)
+    n_init = min(config.n_init, problem.num_cells)
+    cells = jax.random.choice(k_cells, problem.num_cells, (n_init,), replace=False)
+    trace = Trace.empty(problem).record_many(problem, cells.astype(jnp.int32))
+    nan2 = jnp.full((2,), jnp.nan, jnp.float32)
+    return State(key=k_run, fit_key=k_fit, trace=trace, rounds=jnp.zeros((), jnp.int32), theta=nan2, theta0=nan2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The basis network
+
+
+def init_net(key: jax.Array, d: int, hidden: int) -> dict[str, jax.Array]:
+    """PyTorch's nn.Linear defaults: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    a, b = 1.0 / math.sqrt(d), 1.0 / math.sqrt(hidden)
+    return {
+        "w1": jax.random.uniform(k1, (d, hidden), jnp.float32, -a, a),
+        "b1": jax.random.uniform(k2, (hidden,), jnp.float32, -a, a),
+        "w2": jax.random.uniform(k3, (hidden,), jnp.float32, -b, b),
+        "b2": jax.random.uniform(k4, (), jnp.float32, -b, b),
+    }
+
+
+def basis(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    return jnp.tanh(x @ params["w1"] + params["b1"])
+
+
+def _batch_loss(params, x, y, mask):
+    out = basis(params, x) @ params["w2"] + params["b2"]
+    err = jnp.where(mask, out - y, 0.0)
+    return jnp.sum(err * err) / jnp.maximum(jnp.sum(mask), 1)
+
+
+def train_net(
+    key_init: jax.Array, shuffle_keys: jax.Array, x: jax.Array, y: jax.Array, n: jax.Array, config: Config
+) -> tuple[dict[str, jax.Array], jax.Array]:
+    """Adam on minibatches of the first n rows of x [C, d], y [C]; one shuffle key per epoch.
+
+    Batches: `batch_size` rows of a fresh permutation, n // batch_size of them (the remainder is
+    dropped), or one batch of all n rows when n <= batch_size. Returns (params, Adam steps taken).
+    """
+    cap = x.shape[0]
+    bs = config.batch_size
+    small = n <= bs
+    n_batches = jnp.where(small, 1, n // bs)
+    in_batch = jnp.arange(bs) < jnp.where(small, n, bs)
+    pad = max(bs - cap, 0)  # tiny capacities: keep dynamic_slice in bounds
+    rows = jnp.arange(cap + pad)
+    params = init_net(key_init, x.shape[1], config.hidden)
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, config.lr
+    grad_fn = jax.grad(_batch_loss)
+
+    def batch_step(b, carry):
+        params, m, v, t, perm = carry
+        idx = jax.lax.dynamic_slice(perm, (b * bs,), (bs,))
+        g = grad_fn(params, x[idx], y[idx], in_batch)
+        t = t + 1
+        m = jax.tree_util.tree_map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
+        v = jax.tree_util.tree_map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
+        c1, c2 = 1 - b1**t, 1 - b2**t
+        params = jax.tree_util.tree_map(
+            lambda p, m_, v_: p - lr * (m_ / c1) / (jnp.sqrt(v_ / c2) + eps), params, m, v
+        )
+        return params, m, v, t, perm
+
+    def epoch(carry, key):
+        params, m, v, t = carry
+        u = jax.random.uniform(key, (cap + pad,))
+        perm = jnp.argsort(jnp.where(rows < n, u, 2.0)).astype(jnp.int32)
+        perm = jnp.minimum(perm, cap - 1)
+        params, m, v, t, _ = jax.lax.fori_loop(0, n_batches, batch_step, (params, m, v, t, perm))
+        return (params, m, v, t), None
+
+    init = (params, zeros, zeros, jnp.zeros((), jnp.float32))
+    (params, _, _, steps), _ = jax.lax.scan(epoch, init, shuffle_keys)
+    return params, steps.astype(jnp.int32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Acquisition
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def ei_reference(mean: jax.Array, var: jax.Array, target: jax.Array) -> jax.Array:
+    """The published acquisition, with the variance in place of the standard deviation.
+
+    Written as torch evaluates it in float32: cdf = (1 + erf(u / sqrt 2)) / 2 and
+    pdf = exp(log_prob(u)), so far below the target both round to 0 and so does EI.
+    """
+    var = jnp.maximum(var, jnp.finfo(jnp.float64).eps)  # pybnn clips at float64 eps
+    u = (mean - target) / var
+    cdf = 0.5 * (1.0 + jax.lax.erf(u / math.sqrt(2.0)))
+    pdf = jnp.exp(-0.5 * u * u - _LOG_SQRT_2PI)
+    return var * (pdf + u * cdf)
+
+
+def log_ei(mean: jax.Array, std: jax.Array, target: jax.Array) -> jax.Array:
+    """log of standard EI, s * (pdf(u) + u cdf(u)) with u = (mean - target) / s, finite for any u.
+
+    For u < -8 the direct form cancels (pdf and u cdf agree to many digits) and underflows; there
+    log(pdf(u) + u cdf(u)) = log pdf(u) - 2 log|u| + log(1 - 3/u^2 + 15/u^4 - 105/u^6) (the
+    asymptotic series of the Mills ratio, relative error < 1e-4 at u = -8).
+    """
+    u = (mean - target) / std
+    direct = jnp.log(jnp.maximum(jnp.exp(-0.5 * u * u - _LOG_SQRT_2PI) + u * jax.scipy.special.ndtr(u), 1e-38))
+    w = 1.0 / (u * u)
+    tail = -0.5 * u * u - _LOG_SQRT_2PI - jnp.log(u * u) + jnp.log1p(w * (-3.0 + w * (15.0 - 105.0 * w)))
+    return jnp.log(std) + jnp.where(u < -8.0, tail, direct)
+
+
+def acquisition(mean: jax.Array, var: jax.Array, target: jax.Array, config: Config) -> jax.Array:
+    """A score whose order is EI's order (EI itself in the reference, log EI otherwise)."""
+    if config.ei_scale == "variance":
+        return ei_reference(mean, var, target)
+    return log_ei(mean, jnp.sqrt(var), target)
+
+
+# ---------------------------------------------------------------------------------------------
+# One round
+
+
+def _fold_normalisation(params, mu, sd):
+    """First layer on raw features: ((x - mu) / sd) W + b = x (W / sd) + (b - (mu / sd) W)."""
+    w1 = params["w1"] / sd[:, None]
+    return w1, params["b1"] - (mu / sd) @ params["w1"]
+
+
+def score_top_k(
+    problem: Problem,
+    w1: jax.Array,
+    b1: jax.Array,
+    post: blr.Posterior,
+    y_shift: jax.Array,
+    y_scale: jax.Array,
+    target: jax.Array,
+    exclude: jax.Array | None,
+    config: Config,
+) -> tuple[jax.Array, jax.Array]:
+    """Top-k cells by acquisition, scanning the cells in blocks; returns (scores, cells), best first.
+
+    Ties go to the lower cell index (each block's top_k prefers lower positions, and blocks are
+    merged in order).
+    """
+    n_cells = problem.num_cells
+    chunk = min(config.chunk, n_cells)
+    n_chunks = -(-n_cells // chunk)
+    k = min(config.top_k, n_cells)
+    # var = 1/beta + sum_i (V^T phi)_i^2 / kappa_i  =  1/beta + ||phi @ A||^2 with A = V diag(kappa^-1/2)
+    a = post.vecs * jnp.sqrt(post.inv_kappa)[None, :]
+
+    def block(i):
+        start = jnp.minimum(i * chunk, n_cells - chunk)  # the last block overlaps the one before
+        x = jax.lax.dynamic_slice_in_dim(problem.features, start, chunk)
+        cells = start + jnp.arange(chunk, dtype=jnp.int32)
+        phi = jnp.tanh(x @ w1 + b1)
+        mean = phi @ post.weights
+        z = phi @ a
+        var = post.noise + jnp.sum(z * z, axis=-1)
+        mean, var = mean * y_scale + y_shift, var * y_scale**2
+        score = acquisition(mean, var, target, config)
+        ok = cells >= i * chunk
+        if exclude is not None:
+            ok = ok & ~exclude[cells]
+        score = jnp.where(ok, score, -jnp.inf)
+        vals, pos = jax.lax.top_k(score, k)
+        return vals, cells[pos]
+
+    vals, cells = jax.lax.map(block, jnp.arange(n_chunks))
+    vals, cells = vals.reshape(-1), cells.reshape(-1)
+    best, pos = jax.lax.top_k(vals, k)
+    return best, cells[pos]
+
+
+def _masked_stats(x: jax.Array, mask: jax.Array, n: jax.Array) -> tuple[jax.Array, jax.Array]:
+    nf = jnp.maximum(n, 1).astype(x.dtype)
+    w = mask.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
+    mu = jnp.sum(x * w, axis=0) / nf
+    sd = jnp.sqrt(jnp.sum(((x - mu) * w) ** 2, axis=0) / nf)
+    return mu, jnp.where(sd > 0, sd, 1.0)  # a constant column would divide by zero (published: NaN)
+
+
+def fit_model(key: jax.Array, fit_key: jax.Array, trace: Trace, problem: Problem, config: Config):
+    """Train the basis net and fit the BLR on the trace's observations.
+
+    Returns (w1, b1) for raw features, the posterior, output shift/scale, and the NM result.
+    """
+    cap = trace.index.shape[0]
+    n = trace.count
+    valid = jnp.arange(cap) < n
+    cells = jnp.where(valid, trace.index, 0)
+    x = problem.features[cells]
+    y = problem.reward[cells]
+    mu, sd = _masked_stats(x, valid, n)
+    xn = jnp.where(valid[:, None], (x - mu) / sd, 0.0)
+    if config.normalize_output:
+        y_shift, y_scale = _masked_stats(y, valid, n)
+    else:
+        y_shift, y_scale = jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32)
+    yn = jnp.where(valid, (y - y_shift) / y_scale, 0.0)
+
+    k_net, k_round = jax.random.split(key)
+    if config.same_fit_key:
+        k_shuffle, k_prior = jax.random.split(fit_key)
+        k_prior = jax.random.fold_in(k_prior, n)
+    else:
+        k_shuffle, k_prior = jax.random.split(k_round)
+    params, _ = train_net(k_net, jax.random.split(k_shuffle, config.epochs), xn, yn, n, config)
+
+    dsg = blr.design(basis(params, xn), yn, valid)
+    theta0 = blr.sample_prior(k_prior)
+    res = blr.fit(theta0, dsg, config.evidence)
+    post = blr.posterior_from_theta(dsg, res.x)
+    w1, b1 = _fold_normalisation(params, mu, sd)
+    return w1, b1, post, y_shift, y_scale, res, theta0
+
+
+def propose(state: State, problem: Problem, config: Config) -> tuple[State, jax.Array, jax.Array, jax.Array]:
+    """One round up to the proposals: (state with the new key, cells, valid mask, scores), in query order.
+
+    Without requeries a proposal is valid only if it was not queried before; if no such cell is
+    left at all (only possible with more queries allowed than cells) the proposals are repeats,
+    so that the search still moves toward its budget.
+    """
+    key, k_round = jax.random.split(state.key)
+    trace = state.trace
+    w1, b1, post, y_shift, y_scale, res, theta0 = fit_model(k_round, state.fit_key, trace, problem, config)
+    if config.ei_target == "fixed":
+        target = jnp.asarray(config.target, jnp.float32)
+    else:
+        target = trace.best_reward_now
+    exclude = None if config.requery else trace.visited
+    scores, cells = score_top_k(problem, w1, b1, post, y_shift, y_scale, target, exclude, config)
+    valid = (scores > -jnp.inf) | jnp.all(scores == -jnp.inf)
+    if config.proposal_order == "ascending":
+        cells, valid, scores = cells[::-1], valid[::-1], scores[::-1]
+    live = ~trace.done(problem)  # vmapped seeds that are done keep stepping; do not count those rounds
+    new = state.replace(
+        key=key, rounds=state.rounds + live.astype(jnp.int32), theta=res.x.astype(jnp.float32), theta0=theta0
+    )
+    return new, cells, valid, scores
+
+
+def step(state: State, problem: Problem, config: Config) -> State:
+    """One round: retrain, fit, score every cell, query the top k (the trace stops at the budget)."""
+    state, cells, valid, _ = propose(state, problem, config)
+    return state.replace(trace=state.trace.record_many(problem, cells, None if config.requery else valid))
