@@ -105,8 +105,10 @@ def analyse(adjacency: Any, ops: Any, rule: str = "official") -> Analysis:
         edges = (adj > 0.5) & upper
         ok = np.ones(batch, dtype=bool)
     with np.errstate(invalid="ignore"):
-        integral = np.isfinite(op) & (op == np.round(op)) if op.dtype.kind == "f" else np.ones(op.shape, bool)
-    op = np.where(integral, op, -99).astype(np.int64)
+        plausible = (op >= PAD_OP) & (op < len(OP_NAMES))  # before any cast can wrap a huge value
+        if op.dtype.kind == "f":
+            plausible &= op == np.round(op)
+    op = np.where(plausible, op, -99).astype(np.int64)
     in_range = (op >= 0) & (op < len(OP_NAMES))
     if rule == "official":
         real = op != PAD_OP
