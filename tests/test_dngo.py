@@ -172,12 +172,22 @@ def test_training_follows_published_batching(n):
     keys = jax.random.split(k_shuf, epochs)
     params, steps = _train(k_init, keys, x, y, jnp.int32(n), cfg)
     init = dngo.init_net(k_init, 16, cfg.hidden)
-    perms = [np.asarray(jnp.argsort(jnp.where(jnp.arange(cap) < n, jax.random.uniform(k, (cap,)), 2.0)))
-             for k in keys]
+    perms = [np.asarray(dngo.epoch_permutation(k, n, cap)) for k in keys]
     want, t = _numpy_training(init, perms, x, y, n, cfg.batch_size, cfg.lr)
     assert int(steps) == t == epochs * (1 if n <= 10 else n // 10)
     for k in want:
         np.testing.assert_allclose(np.asarray(params[k]), want[k], rtol=2e-3, atol=2e-4)
+
+
+def test_epoch_permutation_is_a_uniform_shuffle_of_the_observed_rows():
+    n, size, draws = 7, 40, 20000
+    perms = np.asarray(jax.jit(jax.vmap(lambda k: dngo.epoch_permutation(k, n, size)))(
+        jax.random.split(jax.random.PRNGKey(0), draws)))
+    assert np.all(np.sort(perms[:, :n], axis=1) == np.arange(n))
+    assert np.all(perms[:, n:] == np.arange(n, size))
+    counts = np.stack([(perms[:, :n] == row).sum(0) for row in range(n)])  # row x position
+    chi2 = ((counts - draws / n) ** 2 / (draws / n)).sum()
+    assert chi2 < stats.chi2.ppf(0.999, (n - 1) ** 2)
 
 
 # ---------------------------------------------------------------------------------------------- budget

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import partial
 from typing import Any
 
 import jax
@@ -99,7 +100,7 @@ class Config:
     batch_size: int = 10
     lr: float = 1e-2
     hidden: int = 128
-    chunk: int = 256  # cells scored per block (memory: seeds x chunk x hidden floats)
+    chunk: int = 128  # cells scored per block (memory: seeds x chunk x hidden floats)
     normalize_output: bool = False  # pybnn's default is True; arch2vec passes False
     same_fit_key: bool = False  # NB101 reference: the fit's random stream restarts every round
     ei_scale: str | None = None
@@ -179,9 +180,29 @@ def basis(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
 
 
 def _batch_loss(params, x, y, mask):
-    out = basis(params, x) @ params["w2"] + params["b2"]
+    # A multiply-sum rather than a matrix-vector product: vmapped over seeds, XLA fuses it (a
+    # batched dot of 10 x 128 by 128 per seed is mostly call overhead).
+    out = jnp.sum(basis(params, x) * params["w2"], axis=-1) + params["b2"]
     err = jnp.where(mask, out - y, 0.0)
     return jnp.sum(err * err) / jnp.maximum(jnp.sum(mask), 1)
+
+
+def epoch_permutation(key: jax.Array, n: jax.Array, size: int) -> jax.Array:
+    """A uniformly random order of rows 0..n-1, followed by rows n..size-1 in order.
+
+    Sorting random keys with the row index packed into their low bits: one single-operand sort of
+    int32 is about 4x cheaper on CPU than `argsort` of floats (which sorts keys and indices
+    together), and it is done once per epoch, 100 times a round. Rows whose random bits tie (2^-(31 -
+    log2 size) per pair) keep their index order.
+    """
+    idx_bits = max(1, (size - 1).bit_length())
+    if idx_bits > 24:
+        raise ValueError(f"too many observation slots for one sort key: {size}")
+    rand_bits = 31 - idx_bits
+    rows = jnp.arange(size, dtype=jnp.uint32)
+    bits = jax.random.bits(key, (size,), jnp.uint32) >> (32 - rand_bits)
+    packed = jnp.where(rows < n, bits << idx_bits, jnp.uint32(1 << 31)) | rows
+    return (jnp.sort(packed) & jnp.uint32((1 << idx_bits) - 1)).astype(jnp.int32)
 
 
 def train_net(
@@ -198,14 +219,13 @@ def train_net(
     n_batches = jnp.where(small, 1, n // bs)
     in_batch = jnp.arange(bs) < jnp.where(small, n, bs)
     pad = max(bs - cap, 0)  # tiny capacities: keep dynamic_slice in bounds
-    rows = jnp.arange(cap + pad)
     params = init_net(key_init, x.shape[1], config.hidden)
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
     b1, b2, eps, lr = 0.9, 0.999, 1e-8, config.lr
     grad_fn = jax.grad(_batch_loss)
 
-    def batch_step(b, carry):
-        params, m, v, t, perm = carry
+    def batch_step(perm, b, carry):
+        params, m, v, t = carry
         idx = jax.lax.dynamic_slice(perm, (b * bs,), (bs,))
         g = grad_fn(params, x[idx], y[idx], in_batch)
         t = t + 1
@@ -215,15 +235,11 @@ def train_net(
         params = jax.tree_util.tree_map(
             lambda p, m_, v_: p - lr * (m_ / c1) / (jnp.sqrt(v_ / c2) + eps), params, m, v
         )
-        return params, m, v, t, perm
+        return params, m, v, t
 
     def epoch(carry, key):
-        params, m, v, t = carry
-        u = jax.random.uniform(key, (cap + pad,))
-        perm = jnp.argsort(jnp.where(rows < n, u, 2.0)).astype(jnp.int32)
-        perm = jnp.minimum(perm, cap - 1)
-        params, m, v, t, _ = jax.lax.fori_loop(0, n_batches, batch_step, (params, m, v, t, perm))
-        return (params, m, v, t), None
+        perm = jnp.minimum(epoch_permutation(key, n, cap + pad), cap - 1)
+        return jax.lax.fori_loop(0, n_batches, partial(batch_step, perm), carry), None
 
     init = (params, zeros, zeros, jnp.zeros((), jnp.float32))
     (params, _, _, steps), _ = jax.lax.scan(epoch, init, shuffle_keys)

@@ -1,0 +1,332 @@
+"""How fast DNGO search runs, seeds batched: NB201 CIFAR-10 (12,000 s budget) and an NB101-sized space.
+
+The published arch2vec-DNGO takes 106-158 s a seed on NB201 CIFAR-10 on this machine kind (mean
+137 s; REFERENCE.md), one seed after another: 500 seeds are about 19 hours. Here all seeds of a
+batch are one jitted computation (`vmap` of a `lax.while_loop` to the budget).
+
+Parts (`--parts`, comma separated):
+- `speed`:   wall time for 1, 10, 100, 500 seeds (compile timed apart), per preset; with the
+             search results of each batch (queries, rounds, repeated queries, final reward and test
+             accuracy of the incumbent), written per seed to `dngo_nb201_runs.json`.
+- `profile`: one round's parts (basis-net training, eigendecomposition, Nelder-Mead, scoring every
+             cell) on 100 seeds holding 60 observations, i.e. the middle of a run.
+- `nb101`:   an NB101-sized space (423,624 cells; synthetic features, rewards and costs), top-5
+             proposals, the published 1.5e6 s budget, a few seeds to the end of their budget.
+
+NB201 features: the stand-in of `nb201_data` (fixed random projection of the one-hot edge
+operations) until pretrained arch2vec embeddings are available; speed does not depend on them.
+Timings are wall-clock medians where repeated; the machine is shared, so the load average before
+and after each measurement is recorded with it.
+
+    python benchmarks/bench_dngo.py                      # everything (about an hour on 2 cores)
+    python benchmarks/bench_dngo.py --parts speed --seeds 1,10 --presets fixed
+"""
+
+from __future__ import annotations
+
+import os
+
+# LAPACK (eigh, once per round and seed) must stay single-threaded: with OpenBLAS threads competing
+# with XLA's on 2 cores a 128 x 128 eigh takes 20-30 ms instead of about 1 ms.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from a2v_jax._io import write_json  # noqa: E402
+from a2v_jax.search import blr, dngo, runner  # noqa: E402
+from a2v_jax.search.problem import Problem, Trace  # noqa: E402
+from benchmarks.nb201_data import load_cifar10  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+PUBLISHED_SECONDS_PER_SEED = 137.0  # REFERENCE.md: 106-158 s, mean 137 s (NB201 CIFAR-10, 12,000 s)
+NB201_BUDGET = 12000.0
+NB101_BUDGET = 1.5e6
+
+
+def load() -> tuple[float, float, float]:
+    return tuple(round(x, 2) for x in os.getloadavg())
+
+
+def nb201_problem() -> Problem:
+    d = load_cifar10()
+    return Problem.create(d["features"], d["reward"], d["test"], d["cost"], max_time=NB201_BUDGET)
+
+
+def nb101_sized_problem(seed: int = 0) -> Problem:
+    """423,624 cells: 16-d Gaussian features, a smooth reward near NB101's range, log-normal costs.
+
+    Costs have NB101's scale (108-epoch training, median about 2,000 s, none under 400 s), so the
+    1.5e6 s budget buys several hundred queries, as in the published runs.
+    """
+    n = 423_624
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 16)).astype(np.float32)
+    w = rng.normal(size=16) / 4.0
+    reward = 0.85 + 0.08 * np.tanh(x @ w) - 0.02 * np.abs(x[:, 0]) + 0.005 * rng.normal(size=n)
+    test = reward - 0.007 + 0.003 * rng.normal(size=n)
+    cost = np.clip(rng.lognormal(np.log(2000.0), 0.5, size=n), 400.0, 20000.0)
+    return Problem.create(x, reward, test, cost, max_time=NB101_BUDGET)
+
+
+def batch_runner(problem: Problem, config: dngo.Config, n_seeds: int):
+    """Ahead-of-time compiled `vmap(run)` for n_seeds keys; returns (callable, keys, compile seconds)."""
+    keys = runner.seed_keys(n_seeds)
+    fn = jax.jit(lambda k, p: jax.vmap(lambda kk: runner.run(dngo, kk, p, config))(k))
+    t0 = time.perf_counter()
+    compiled = fn.lower(keys, problem).compile()
+    return compiled, keys, time.perf_counter() - t0
+
+
+def per_seed(states, problem: Problem) -> dict[str, list]:
+    tr = states.trace
+    count = np.asarray(tr.count)
+    index = np.asarray(tr.index)
+    reward = np.asarray(problem.reward)
+    test = np.asarray(problem.test)
+    out = {"queries": [], "rounds": np.asarray(states.rounds).tolist(), "repeats": [], "final_reward": [],
+           "final_test": [], "elapsed": []}
+    for s in range(len(count)):
+        idx = index[s, : count[s]]
+        out["queries"].append(int(count[s]))
+        out["repeats"].append(int(count[s] - len(np.unique(idx))))
+        out["final_reward"].append(float(np.asarray(tr.best_reward)[s, count[s] - 1]))
+        out["final_test"].append(float(np.asarray(tr.incumbent_test)[s, count[s] - 1]))
+        out["elapsed"].append(float(np.asarray(tr.time)[s, count[s] - 1]))
+        assert out["final_reward"][-1] == float(reward[idx].max())
+        assert np.isclose(out["final_test"][-1], test[idx[np.argmax(reward[idx])]])
+    return out
+
+
+def stats(values) -> dict[str, float]:
+    a = np.asarray(values, np.float64)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
+            "min": float(a.min()), "max": float(a.max())}
+
+
+def part_speed(seed_counts, presets, repeats_small: int = 3) -> tuple[list[dict], dict]:
+    problem = nb201_problem()
+    rows, runs = [], {}
+    for preset in presets:
+        config = dngo.config_for("nb201", "cifar10", preset)
+        for n_seeds in seed_counts:
+            before = load()
+            compiled, keys, compile_s = batch_runner(problem, config, n_seeds)
+            reps = repeats_small if n_seeds <= 10 else 1
+            walls, cpus = [], []
+            for _ in range(reps):
+                t0, c0 = time.perf_counter(), time.process_time()
+                states = jax.block_until_ready(compiled(keys, problem))
+                walls.append(time.perf_counter() - t0)
+                cpus.append(time.process_time() - c0)
+            wall = float(np.median(walls))
+            cpu = float(np.median(cpus))
+            seeds = per_seed(states, problem)
+            rounds = float(np.mean(seeds["rounds"]))
+            row = {
+                "space": "nb201", "dataset": "cifar10", "preset": preset, "seeds": n_seeds,
+                "compile_s": round(compile_s, 2), "run_s": round(wall, 2), "run_s_all": [round(w, 2) for w in walls],
+                "cpu_s": round(cpu, 2), "s_per_seed": wall / n_seeds, "ms_per_seed_round": 1e3 * wall / (n_seeds * rounds),
+                "cpu_ms_per_seed_round": 1e3 * cpu / (n_seeds * rounds),
+                "speedup_vs_published": PUBLISHED_SECONDS_PER_SEED * n_seeds / wall,
+                "speedup_incl_compile": PUBLISHED_SECONDS_PER_SEED * n_seeds / (wall + compile_s),
+                "mean_rounds": rounds, "mean_queries": float(np.mean(seeds["queries"])),
+                "load_before": before, "load_after": load(),
+            }
+            rows.append(row)
+            runs[f"{preset}/{n_seeds}"] = {"summary": {k: stats(v) for k, v in seeds.items()}, "per_seed": seeds}
+            print(
+                f"nb201 {preset:9s} {n_seeds:4d} seeds: compile {compile_s:6.1f} s, run {wall:8.1f} s "
+                f"(cpu {cpu:.1f} s; {row['ms_per_seed_round']:.1f} ms/seed-round), x{row['speedup_vs_published']:.0f} vs "
+                f"{PUBLISHED_SECONDS_PER_SEED:.0f} s/seed; repeats {np.mean(seeds['repeats']):.1f} of "
+                f"{np.mean(seeds['queries']) - 16:.1f} proposals; load {before}->{row['load_after']}",
+                flush=True,
+            )
+    return rows, runs
+
+
+def part_profile(n_seeds: int = 100, n_obs: int = 60, preset: str = "reference") -> dict:
+    """One round's parts, jitted and vmapped separately, on mid-run states (median of 3)."""
+    problem = nb201_problem()
+    config = dngo.config_for("nb201", "cifar10", preset)
+    keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
+
+    def make_state(key):
+        cells = jax.random.choice(key, problem.num_cells, (n_obs,), replace=False)
+        trace = Trace.empty(problem).record_many(problem, cells.astype(jnp.int32))
+        z = jnp.zeros(2)
+        return dngo.State(key=key, fit_key=key, trace=trace, rounds=jnp.int32(0), theta=z, theta0=z)
+
+    states = jax.jit(jax.vmap(make_state))(keys)
+
+    def inputs(s):
+        cap = s.trace.index.shape[0]
+        n = s.trace.count
+        valid = jnp.arange(cap) < n
+        cells = jnp.where(valid, s.trace.index, 0)
+        x = problem.features[cells]
+        mu, sd = dngo._masked_stats(x, valid, n)
+        xn = jnp.where(valid[:, None], (x - mu) / sd, 0.0)
+        return xn, jnp.where(valid, problem.reward[cells], 0.0), n, valid, mu, sd
+
+    def train(s):
+        xn, y, n, _, _, _ = inputs(s)
+        return dngo.train_net(s.key, jax.random.split(s.key, config.epochs), xn, y, n, config)[0]
+
+    def design(s, p):
+        xn, y, _, valid, _, _ = inputs(s)
+        return blr.design(dngo.basis(p, xn), y, valid)
+
+    def fit(d, key):
+        return blr.fit(blr.sample_prior(key), d, config.evidence)
+
+    def score(s, p, d, theta):
+        _, _, _, _, mu, sd = inputs(s)
+        w1, b1 = dngo._fold_normalisation(p, mu, sd)
+        post = blr.posterior_from_theta(d, theta)
+        exclude = None if config.requery else s.trace.visited
+        return dngo.score_top_k(problem, w1, b1, post, 0.0, 1.0, jnp.float32(config.target), exclude, config)
+
+    def step(s):
+        return dngo.step(s, problem, config)
+
+    params = jax.jit(jax.vmap(train))(states)
+    dsg = jax.jit(jax.vmap(design))(states, params)
+    res = jax.jit(jax.vmap(fit))(dsg, keys)
+    parts = {
+        "train_net": (jax.vmap(train), (states,)),
+        "eigh_design": (jax.vmap(design), (states, params)),
+        "nelder_mead": (jax.vmap(fit), (dsg, keys)),
+        "score_all_cells": (jax.vmap(score), (states, params, dsg, res.x)),
+        "whole_round": (jax.vmap(step), (states,)),
+    }
+    out = {"seeds": n_seeds, "observations": n_obs, "preset": preset, "cells": problem.num_cells,
+           "nelder_mead_mean_evaluations": float(np.mean(np.asarray(res.nfev))), "load_before": load()}
+    for name, (fn, args) in parts.items():
+        f = jax.jit(fn).lower(*args).compile()
+        jax.block_until_ready(f(*args))
+        walls, cpus = [], []
+        for _ in range(3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            jax.block_until_ready(f(*args))
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        out[name + "_ms_per_seed"] = 1e3 * float(np.median(walls)) / n_seeds
+        out[name + "_cpu_ms_per_seed"] = 1e3 * float(np.median(cpus)) / n_seeds
+        print(f"profile {name:16s} {out[name + '_ms_per_seed']:7.2f} ms per seed and round "
+              f"(cpu {out[name + '_cpu_ms_per_seed']:.2f} ms)", flush=True)
+    out["load_after"] = load()
+    return out
+
+
+def part_nb101(n_seeds: int, presets) -> list[dict]:
+    problem = nb101_sized_problem()
+    rows = []
+    for preset in presets:
+        config = dngo.config_for("nb101", "", preset)
+        before = load()
+        compiled, keys, compile_s = batch_runner(problem, config, n_seeds)
+        t0, c0 = time.perf_counter(), time.process_time()
+        states = jax.block_until_ready(compiled(keys, problem))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        seeds = per_seed(states, problem)
+        rounds = float(np.mean(seeds["rounds"]))
+        row = {
+            "space": "nb101-sized (synthetic values)", "cells": problem.num_cells, "budget_s": NB101_BUDGET,
+            "preset": preset, "top_k": config.top_k, "seeds": n_seeds, "compile_s": round(compile_s, 2),
+            "run_s": round(wall, 2), "cpu_s": round(cpu, 2), "s_per_seed": wall / n_seeds, "mean_rounds": rounds,
+            "mean_queries": float(np.mean(seeds["queries"])), "repeats": seeds["repeats"],
+            "ms_per_seed_round": 1e3 * wall / (n_seeds * rounds), "trace_capacity": problem.max_queries,
+            "load_before": before, "load_after": load(),
+        }
+        rows.append(row)
+        print(
+            f"nb101-sized {preset:9s} {n_seeds} seeds: compile {compile_s:.1f} s, run {wall:.1f} s, "
+            f"{rounds:.0f} rounds, {row['mean_queries']:.0f} queries, {row['ms_per_seed_round']:.0f} ms/seed-round",
+            flush=True,
+        )
+    return rows
+
+
+def print_table(result: dict) -> None:
+    speed = result.get("nb201_speed", [])
+    if speed:
+        print("\n| preset | seeds | compile s | run s | cpu s | s/seed | ms/seed-round | x vs 137 s/seed | x incl. compile | load |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in speed:
+            print(f"| {r['preset']} | {r['seeds']} | {r['compile_s']:.1f} | {r['run_s']:.1f} | {r.get('cpu_s', float('nan')):.1f} | "
+                  f"{r['s_per_seed']:.2f} | {r['ms_per_seed_round']:.1f} | {r['speedup_vs_published']:.0f} | "
+                  f"{r['speedup_incl_compile']:.0f} | {r['load_before'][0]:.1f} |")
+    prof = result.get("nb201_round_profile")
+    if prof:
+        print("\n| part of one round (100 seeds, 60 observations) | ms per seed |")
+        print("|---|---|")
+        for k, v in prof.items():
+            if k.endswith("_ms_per_seed") and not k.endswith("_cpu_ms_per_seed"):
+                name = k[: -len("_ms_per_seed")]
+                print(f"| {name} | {v:.2f} (cpu {prof.get(name + '_cpu_ms_per_seed', float('nan')):.2f}) |")
+    for r in result.get("nb101_sized", []):
+        print(f"\nNB101-sized ({r['cells']} cells), {r['preset']}, {r['seeds']} seeds: compile {r['compile_s']:.1f} s, "
+              f"run {r['run_s']:.1f} s ({r['s_per_seed']:.1f} s/seed, {r['mean_rounds']:.0f} rounds, "
+              f"{r['ms_per_seed_round']:.0f} ms/seed-round)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="speed,profile,nb101", help="comma-separated: speed, profile, nb101")
+    ap.add_argument("--seeds", default="1,10,100,500", help="NB201 batch sizes to time")
+    ap.add_argument("--presets", default="reference,fixed", help="presets for the NB201 speed runs")
+    ap.add_argument("--nb101-seeds", type=int, default=2)
+    ap.add_argument("--nb101-presets", default="reference")
+    ap.add_argument("--out", default=str(RESULTS / "dngo_speed.json"))
+    ap.add_argument("--runs-out", default=str(RESULTS / "dngo_nb201_runs.json"))
+    args = ap.parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"speed", "profile", "nb101"}
+    if unknown:
+        ap.error(f"unknown part(s) {sorted(unknown)}")
+    out_path = Path(args.out)
+    result = json.loads(out_path.read_text()) if out_path.exists() else {}
+    result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
+                         "devices": [str(d) for d in jax.devices()]}
+    result["published_seconds_per_seed"] = PUBLISHED_SECONDS_PER_SEED
+    result["features"] = "stand-in: fixed random projection of the one-hot edge ops (benchmarks/nb201_data.py)"
+    stamp = datetime.datetime.now().isoformat(timespec="seconds")
+    if "speed" in parts:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        presets = [p.strip() for p in args.presets.split(",")]
+        rows, runs = part_speed(seeds, presets)
+        done = {(r["preset"], r["seeds"]) for r in rows}
+        result["nb201_speed"] = [r for r in result.get("nb201_speed", []) if (r["preset"], r["seeds"]) not in done] + rows
+        result["nb201_speed_measured"] = stamp
+        runs_path = Path(args.runs_out)
+        old = json.loads(runs_path.read_text()) if runs_path.exists() else {}
+        old.update(runs)
+        write_json(runs_path, old)
+    if "profile" in parts:
+        result["nb201_round_profile"] = part_profile()
+        result["nb201_round_profile"]["measured"] = stamp
+    if "nb101" in parts:
+        result["nb101_sized"] = part_nb101(args.nb101_seeds, [p.strip() for p in args.nb101_presets.split(",")])
+        result["nb101_measured"] = stamp
+    write_json(out_path, result)
+    print_table(result)
+    print(f"\nwrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
