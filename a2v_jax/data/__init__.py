@@ -98,14 +98,21 @@ def load_benchmark(
     sp = space_name(space)
     ds = dataset_name(sp, dataset)
     path = benchmark_path(sp, ds, cache, epochs=epochs)
+    corrupt: CorruptFileError | None = None
     if path.exists() and not rebuild:
         try:
             return Benchmark.load(path)
-        except CorruptFileError:
+        except CorruptFileError as e:
             if sp != "nb201":
-                raise
+                raise CorruptFileError(f"{e}; rebuild it with `python -m a2v_jax.data build nb101 --tfrecord PATH`") from e
+            corrupt = e
     if sp == "nb201":
-        build_nb201(source_dir, cache)
+        try:
+            build_nb201(source_dir, cache)
+        except BenchmarkNotAvailable as e:
+            if corrupt is not None:
+                raise CorruptFileError(f"{corrupt}; cannot rebuild: {e}") from corrupt
+            raise
         return Benchmark.load(path)
     raise BenchmarkNotAvailable(
         f"no NAS-Bench-101 table at {path}; build it from the official file with "

@@ -115,7 +115,8 @@ def _crc_rows(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: i
         head = np.concatenate([np.zeros(width, dtype=np.uint8), buf[:width]])
         mat[near] = np.lib.stride_tricks.sliding_window_view(head, width)[first[near] + width]
     far = ~near
-    mat[far] = np.lib.stride_tricks.sliding_window_view(buf, width)[first[far]]
+    if far.any():
+        mat[far] = np.lib.stride_tricks.sliding_window_view(buf, width)[first[far]]
     pad = width - lengths
     # sorted by length, so rows sharing a padding width are contiguous runs
     cuts = np.flatnonzero(np.diff(pad)) + 1

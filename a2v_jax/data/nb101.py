@@ -35,6 +35,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,16 +274,13 @@ def build_table(
             f"{records.path}: {int(empty.sum())} of {n} cells have no record at {epochs} epochs "
             f"(first: {cells.hash[int(np.argmax(empty))]}); pass allow_missing to keep them as NaN"
         )
-    with np.errstate(invalid="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            valid_mean = np.nanmean(valid, axis=1)
-            test_mean = np.nanmean(test, axis=1)
-            time_mean = np.nanmean(times, axis=1)
+    with warnings.catch_warnings():  # all-NaN rows of missing cells stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        valid_mean = np.nanmean(valid, axis=1)
+        test_mean = np.nanmean(test, axis=1)
+        time_mean = np.nanmean(times, axis=1)
+        params_disagree = int((np.nanmax(params_r, axis=1) != np.nanmin(params_r, axis=1))[~empty].sum())
     params = params_r[:, 0]
-    params_disagree = int((np.nanmax(params_r, axis=1) != np.nanmin(params_r, axis=1))[~empty].sum())
     columns = {
         "reward": valid_mean,
         "valid": valid_mean,

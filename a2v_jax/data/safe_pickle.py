@@ -71,6 +71,12 @@ def load_pickle(path: str | os.PathLike, allowed: frozenset[tuple[str, str]] = A
     """Unpickle `path` allowing only `allowed` globals; any failure names the file."""
     path = Path(path)
     with open(path, "rb") as f:
+        head = f.read(2)
+        if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+            # binary pickles (protocol 2+) start with PROTO; anything else (text, CSV, a protocol-0
+            # pickle) is refused up front, as interpreting arbitrary bytes as opcodes can take minutes
+            raise CorruptFileError(f"{path}: not a pickle file of protocol 2-5 (starts with {head!r})")
+        f.seek(0)
         try:
             return _DataUnpickler(f, str(path), allowed).load()
         except UnsafePickleError:
