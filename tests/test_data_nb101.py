@@ -374,3 +374,47 @@ def test_real_file():  # pragma: no cover - needs the 500 MB official file
     assert bench.test[i] == pytest.approx(KNOWN_TEST, abs=5e-6)
     assert bench.oracle()["best_test"] == pytest.approx(0.943175752957662, abs=1e-12)
     assert bench.oracle()["best_valid"] == pytest.approx(0.9505542318026224, abs=1e-12)
+
+
+def test_full_file_with_several_epoch_budgets(vis, tmp_path):
+    """nasbench_full.tfrecord holds 4, 12, 36 and 108 epochs x 3 repeats per cell, in any order."""
+    payloads, want = [], {}
+    for i in range(20):
+        adj, names = _cell_graph(vis, i)
+        for e in (4, 12, 36, 108):
+            for r in range(3):
+                v = 0.5 + e / 1000 + r / 100 + i / 10000
+                evals = [{"current_epoch": 0.0, "training_time": 0.0, "validation_accuracy": 0.1, "test_accuracy": 0.1,
+                          "train_accuracy": 0.1},
+                         {"current_epoch": e / 2, "training_time": e, "validation_accuracy": v / 2,
+                          "test_accuracy": v / 2, "train_accuracy": v / 2},
+                         {"current_epoch": float(e), "training_time": 10.0 * e + r, "validation_accuracy": v,
+                          "test_accuracy": v - 0.01, "train_accuracy": 1.0}]
+                payloads.append(encode_record(vis["key"][i], e, adj, names, evals, 1000 + i, 1.0))
+                want.setdefault((i, e), []).append(v)
+    order = np.random.default_rng(0).permutation(len(payloads))
+    path = tmp_path / "full.tfrecord"
+    write_tfrecord(path, [payloads[k] for k in order])
+    rec = read_records(path)
+    cells = _cellset(vis, np.arange(20))
+    for e in (4, 12, 36, 108):
+        bench = build_table(rec, cells, epochs=e)
+        assert bench.metadata["epochs"] == e and bench.metadata["sources"][0]["records_used"] == 60
+        for i in range(20):
+            assert bench.valid[i] == pytest.approx(np.mean(want[(i, e)]), abs=1e-15)
+            assert bench.time[i] == pytest.approx(10.0 * e + 1, abs=1e-12)
+            assert sorted(bench.columns["valid_repeats"][i]) == sorted(want[(i, e)])
+    assert benchmark_path("nb101", "cifar10", tmp_path, epochs=36).name == "nb101-cifar10-36ep.npz"
+    assert benchmark_path("nb101", "cifar10", tmp_path, epochs=108).name == "nb101-cifar10.npz"
+
+
+def test_json_whitespace_and_single_evaluation_records(vis, tmp_path):
+    adj, names = _cell_graph(vis, 0)
+    one = encode_record(KNOWN_HASH, 108, adj, names, [{"current_epoch": 108.0, "training_time": 5.0,
+                        "validation_accuracy": 0.9, "test_accuracy": 0.8, "train_accuracy": 1.0}], 7, 6.0)
+    path = tmp_path / "ws.tfrecord"
+    write_tfrecord(path, [b"  " + one + b"\n", one])
+    rec = read_records(path)
+    assert rec.metrics["final_validation_accuracy"].tolist() == [0.9, 0.9]
+    assert np.isnan(rec.metrics["halfway_validation_accuracy"]).all()
+    assert rec.metrics["num_evaluations"].tolist() == [1, 1]
