@@ -418,3 +418,59 @@ def test_json_whitespace_and_single_evaluation_records(vis, tmp_path):
     assert rec.metrics["final_validation_accuracy"].tolist() == [0.9, 0.9]
     assert np.isnan(rec.metrics["halfway_validation_accuracy"]).all()
     assert rec.metrics["num_evaluations"].tolist() == [1, 1]
+
+
+def _protobuf_classes():
+    """ModelMetrics / EvaluationData built by the protobuf library from model_metrics.proto's schema."""
+    pytest.importorskip("google.protobuf")
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    fd = descriptor_pb2.FileDescriptorProto(name="a2v_test_model_metrics.proto", package="a2vtest", syntax="proto2")
+    ev = fd.message_type.add(name="EvaluationData")
+    for i, name in enumerate(("current_epoch", "training_time", "train_accuracy", "validation_accuracy",
+                              "test_accuracy"), start=1):
+        ev.field.add(name=name, number=i, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
+    ev.field.add(name="checkpoint_path", number=6, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    mm = fd.message_type.add(name="ModelMetrics")
+    mm.field.add(name="evaluation_data", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
+                 type_name=".a2vtest.EvaluationData")
+    mm.field.add(name="trainable_parameters", number=2, type=F.TYPE_INT32, label=F.LABEL_OPTIONAL)
+    mm.field.add(name="total_time", number=3, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fd)
+    return (message_factory.GetMessageClass(pool.FindMessageTypeByName("a2vtest.ModelMetrics")),
+            message_factory.GetMessageClass(pool.FindMessageTypeByName("a2vtest.EvaluationData")))
+
+
+def test_wire_format_agrees_with_the_protobuf_library():
+    ModelMetrics, _ = _protobuf_classes()
+    rng = np.random.default_rng(3)
+    blobs = []
+    for _ in range(300):  # library-encoded -> our decoder
+        m = ModelMetrics()
+        for j in range(int(rng.integers(1, 5))):
+            e = m.evaluation_data.add()
+            e.current_epoch, e.training_time = 54.0 * j, float(rng.uniform(0, 5000))
+            e.train_accuracy, e.validation_accuracy, e.test_accuracy = rng.random(3).tolist()
+            if rng.random() < 0.2:
+                e.checkpoint_path = f"gs://b/model.ckpt-{rng.integers(1, 10**6)}"
+        m.trainable_parameters = int(rng.integers(-(2**31), 2**31 - 1))
+        m.total_time = float(rng.uniform(0, 9000))
+        blobs.append(m.SerializeToString())
+        got = decode_metrics(blobs[-1])
+        last = m.evaluation_data[-1]
+        assert got["final_validation_accuracy"] == last.validation_accuracy
+        assert got["final_test_accuracy"] == last.test_accuracy
+        assert got["final_training_time"] == last.training_time
+        assert got["trainable_parameters"] == m.trainable_parameters and got["total_time"] == m.total_time
+    cols, _ = decode_metrics_many(blobs)
+    for i, b in enumerate(blobs):
+        assert cols["final_validation_accuracy"][i] == ModelMetrics.FromString(b).evaluation_data[-1].validation_accuracy
+    # our encoder -> the library
+    ours = encode_metrics([encode_evaluation(0.0, 0.0, 0.1, 0.2, 0.3, "p"), encode_evaluation(108.0, 9.5, 1.0, 0.9, 0.8)],
+                          -7, 12.5)
+    m = ModelMetrics.FromString(ours)
+    assert m.trainable_parameters == -7 and m.total_time == 12.5 and m.evaluation_data[0].checkpoint_path == "p"
+    assert [e.validation_accuracy for e in m.evaluation_data] == [0.2, 0.9]
+    assert m.SerializeToString() == ours
