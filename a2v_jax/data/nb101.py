@@ -124,10 +124,7 @@ def _parse_block(block: RecordBlock, path: str) -> dict[str, Any]:
     if not all(shape_ok):
         i = shape_ok.index(False)
         raise _bad(path, int(offsets[i]), "payload is not a 5-element JSON list [hash, epochs, adjacency, ops, metrics]")
-    try:
-        hashes, epochs, adjs, opss, b64s = (list(c) for c in zip(*rows, strict=True))
-    except ValueError as e:  # pragma: no cover - guarded above
-        raise _bad(path, int(offsets[0]), str(e)) from e
+    hashes, epochs, adjs, opss, b64s = (list(c) for c in zip(*rows, strict=True))
     for column, kind, name in ((hashes, str, "hash"), (epochs, int, "epochs"), (adjs, str, "adjacency"),
                                (opss, str, "operations"), (b64s, str, "metrics")):
         wrong = [type(v) is not kind for v in column]
@@ -162,9 +159,7 @@ def _parse_block(block: RecordBlock, path: str) -> dict[str, Any]:
     try:
         metrics, slow = decode_metrics_many(blobs)
     except ProtobufError as e:
-        m = re.match(r"message (\d+): (.*)", str(e))
-        i = int(m.group(1)) if m else 0
-        raise _bad(path, int(offsets[i]), f"metrics are not a ModelMetrics message ({m.group(2) if m else e})") from e
+        raise _bad(path, int(offsets[e.index or 0]), f"metrics are not a ModelMetrics message ({e.problem})") from e
     return {
         "hash": np.array(hashes, dtype="<U32"),
         "epochs": np.array(epochs, dtype=np.int32),

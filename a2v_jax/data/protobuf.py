@@ -47,7 +47,12 @@ API reads them: [0] at initialisation, [1] halfway, [2] final), else NaN."""
 
 
 class ProtobufError(ValueError):
-    """Bytes that are not a well-formed ModelMetrics message."""
+    """Bytes that are not a well-formed ModelMetrics message; `index` says which of a batch."""
+
+    def __init__(self, problem: str, index: int | None = None) -> None:
+        self.problem = problem
+        self.index = index
+        super().__init__(problem if index is None else f"message {index}: {problem}")
 
 
 @dataclass
@@ -202,7 +207,7 @@ def _decode_group(blobs: Sequence[bytes], group: np.ndarray, cols: dict[str, np.
     try:
         first = _decode(bytes(blobs[head]), layout)
     except ProtobufError as e:
-        raise ProtobufError(f"message {head}: {e}") from e
+        raise ProtobufError(e.problem, head) from e
     for c, v in first.items():
         cols[c][head] = v
     rest = group[1:]
@@ -231,7 +236,7 @@ def _decode_group(blobs: Sequence[bytes], group: np.ndarray, cols: dict[str, np.
             vals = v.view(np.int64)
             if c == "trainable_parameters" and ((vals < -(1 << 31)) | (vals >= 1 << 31)).any():
                 bad = int(fast[np.argmax((vals < -(1 << 31)) | (vals >= 1 << 31))])
-                raise ProtobufError(f"message {bad}: trainable_parameters is not an int32")
+                raise ProtobufError("trainable_parameters is not an int32", bad)
             cols[c][fast] = vals.astype(np.float64)
         elif c != "num_evaluations":
             cols[c][fast] = np.nan
@@ -241,7 +246,7 @@ def _decode_group(blobs: Sequence[bytes], group: np.ndarray, cols: dict[str, np.
         try:
             values = _decode(bytes(blobs[i]))
         except ProtobufError as e:
-            raise ProtobufError(f"message {i}: {e}") from e
+            raise ProtobufError(e.problem, i) from e
         for c, v in values.items():
             cols[c][i] = v
 
