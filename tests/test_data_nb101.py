@@ -246,9 +246,20 @@ def test_missing_cells_and_foreign_hashes_are_errors(fixture_file, vis):
 
 def test_exact_table_with_the_exact_cell_set(fixture_file, vis):
     path, _, _ = fixture_file
-    bench = build_table(read_records(path), _cellset(vis, np.arange(334)))
+    rec = read_records(path)
+    cells = _cellset(vis, np.arange(334))
+    bench = build_table(rec, cells, op_names=VOCAB)
     assert not np.isnan(bench.valid).any() and (bench.columns["repeats"] == 3).all()
     assert bench.metadata["missing_cells"] == 0 and bench.metadata["params_disagree"] == 0
+    assert bench.metadata["graph_mismatches"] == 0  # every record's graph is its cell's
+    for k in (0, 500, 1001):  # and the records' decoded graphs are the vis-1k graphs
+        i = k // 3
+        np.testing.assert_array_equal(rec.adjacency[k], cells.adjacency[i])
+        np.testing.assert_array_equal(rec.ops[k], cells.ops[i])
+    tampered = _cellset(vis, np.arange(334))
+    tampered.adjacency[5, 0, 6] ^= 1
+    with pytest.warns(UserWarning, match="3 records have another graph"):
+        assert build_table(rec, tampered, op_names=VOCAB).metadata["graph_mismatches"] == 3
 
 
 def test_corrupt_byte_and_truncation_in_the_fixture(fixture_file, tmp_path):
@@ -274,9 +285,14 @@ def test_corrupt_byte_and_truncation_in_the_fixture(fixture_file, tmp_path):
         (b'{"a": 1}', "5-element JSON list"),
         (b'["abc", 108, "0100", "input,output", ""]', "32 lowercase hex"),
         (b'["' + b"a" * 32 + b'", "108", "0100", "input,output", ""]', "epochs is str"),
-        (b'["' + b"a" * 32 + b'", 108, "01000", "input,output", ""]', "do not match"),
+        (b'["' + b"a" * 32 + b'", 108, "01000", "input,output", ""]', "do not make a cell"),
         (b'["' + b"a" * 32 + b'", 108, "0120", "input,output", ""]', "other than 0 and 1"),
-        (b'["' + b"a" * 32 + b'", 108, "0100", "conv3x3-bn-relu,output", ""]', "from input to output"),
+        (b'["' + b"a" * 32 + b'", 108, "01\\u00e90", "input,output", ""]', "other than 0 and 1"),
+        (b'["' + b"a" * 32 + b'", 99999999999, "0100", "input,output", ""]', "positive 32-bit"),
+        (b'["' + b"a" * 32 + b'", 108, "0100", "conv3x3-bn-relu,output", ""]', "not input, NB101 ops, output"),
+        (b'["' + b"a" * 32 + b'", 108, "010001000", "input,conv5x5,output", ""]', "not input, NB101 ops, output"),
+        (b'["' + b"a" * 32 + b'", 108, "' + b"0" * 64 + b'", "input' + b",maxpool3x3" * 6 + b',output", ""]',
+         "2-7 vertices"),
         (b'["' + b"a" * 32 + b'", 108, "0100", "input,output", "@@@"]', "not base64"),
         (b'["' + b"a" * 32 + b'", 108, "0100", "input,output", "Cw=="]', "not a ModelMetrics"),
     ],
@@ -336,6 +352,8 @@ def test_cli_build_and_info(fixture_file, vis, tmp_path, monkeypatch, capsys):
     cells = _cellset(vis, np.arange(334))
 
     class FixtureSpace:
+        op_names = VOCAB
+
         def load(self, **_):
             return cells
 

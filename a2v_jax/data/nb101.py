@@ -52,8 +52,32 @@ OP_NAMES = ("input", "conv1x1-bn-relu", "conv3x3-bn-relu", "maxpool3x3", "output
 HASH_LABELS = {"conv3x3-bn-relu": 0, "conv1x1-bn-relu": 1, "maxpool3x3": 2}
 """The official hash labels of the inner ops (input -1, output -2)."""
 DEFAULT_EPOCHS = 108
+MAX_VERTICES = 7
+PAD = -1
 _HEX32 = re.compile(r"(?:[0-9a-f]{32})*")
-_BITS = re.compile(r"[01]*")
+_OP_INDEX = {name: i for i, name in enumerate(OP_NAMES)}
+_OPS_ID: dict[str, int] = {}
+_OPS_ROWS: list[list[int]] = []
+_OPS_TABLE: list[np.ndarray] = [np.zeros((0, MAX_VERTICES), dtype=np.int8)]
+
+
+def _register_ops(text: str) -> int:
+    """Row id of a raw operations string in the ops table, or -1 unless it runs input, inner ops, output."""
+    if text in _OPS_ID:
+        return _OPS_ID[text]
+    codes = [_OP_INDEX.get(n, -9) for n in text.split(",")]
+    if codes[0] != 0 or codes[-1] != len(OP_NAMES) - 1 or any(c not in (1, 2, 3) for c in codes[1:-1]):
+        return -1
+    _OPS_ROWS.append(codes + [PAD] * (MAX_VERTICES - len(codes)))
+    _OPS_ID[text] = len(_OPS_ROWS) - 1
+    return _OPS_ID[text]
+
+
+def _ops_table() -> np.ndarray:
+    """Padded OP_NAMES indices of every operations string registered so far, by row id."""
+    if _OPS_TABLE[0].shape[0] != len(_OPS_ROWS):
+        _OPS_TABLE[0] = np.array(_OPS_ROWS, dtype=np.int8).reshape(-1, MAX_VERTICES)
+    return _OPS_TABLE[0]
 
 
 class NB101FormatError(CorruptFileError):
@@ -67,6 +91,8 @@ class NB101Records:
     hash: np.ndarray  # <U32
     epochs: np.ndarray  # int32
     num_vertices: np.ndarray  # int8
+    adjacency: np.ndarray  # uint8 [R, 7, 7], the record's graph zero-padded after its vertices
+    ops: np.ndarray  # int8 [R, 7], indices into OP_NAMES, PAD (-1) past the vertices
     metrics: dict[str, np.ndarray]  # METRIC_COLUMNS, float64
     offset: np.ndarray  # int64, file offset of each record
     path: str
@@ -131,6 +157,10 @@ def _parse_block(block: RecordBlock, path: str) -> dict[str, Any]:
         if any(wrong):
             i = wrong.index(True)
             raise _bad(path, int(offsets[i]), f"{name} is {type(column[i]).__name__}, expected {kind.__name__}")
+    epoch_ok = [0 < e < 1 << 31 for e in epochs]
+    if not all(epoch_ok):
+        i = epoch_ok.index(False)
+        raise _bad(path, int(offsets[i]), f"epochs {epochs[i]} is not a positive 32-bit count")
     hash_len = np.fromiter(map(len, hashes), dtype=np.int64, count=len(hashes))
     if (hash_len != 32).any() or not _HEX32.fullmatch("".join(hashes)):
         i = int(np.argmax(hash_len != 32)) if (hash_len != 32).any() else next(
@@ -139,17 +169,26 @@ def _parse_block(block: RecordBlock, path: str) -> dict[str, Any]:
     adj_len = np.fromiter(map(len, adjs), dtype=np.int64, count=len(adjs))
     dim = np.rint(np.sqrt(adj_len)).astype(np.int64)
     n_ops = np.fromiter((s.count(",") + 1 for s in opss), dtype=np.int64, count=len(opss))
-    bad = (dim * dim != adj_len) | (n_ops != dim) | (dim < 2)
+    bad = (dim * dim != adj_len) | (n_ops != dim) | (dim < 2) | (dim > MAX_VERTICES)
     if bad.any():
         i = int(np.argmax(bad))
-        raise _bad(path, int(offsets[i]), f"adjacency of {adj_len[i]} entries and {n_ops[i]} operations do not match")
-    if not _BITS.fullmatch("".join(adjs)):
-        i = next(k for k, a in enumerate(adjs) if not _BITS.fullmatch(a))
-        raise _bad(path, int(offsets[i]), "adjacency string holds characters other than 0 and 1")
-    ends_ok = [s.startswith("input,") and s.endswith(",output") for s in opss]
-    if not all(ends_ok):
-        i = ends_ok.index(False)
-        raise _bad(path, int(offsets[i]), f"operations {opss[i]!r} do not run from input to output")
+        raise _bad(path, int(offsets[i]), f"adjacency of {adj_len[i]} entries and {n_ops[i]} operations do not "
+                   f"make a cell of 2-{MAX_VERTICES} vertices")
+    m = len(rows)
+    ids = np.fromiter((_OPS_ID.get(o, -1) for o in opss), dtype=np.int64, count=m)
+    for i in np.flatnonzero(ids < 0).tolist():  # operation strings not seen before
+        ids[i] = _register_ops(opss[i])
+        if ids[i] < 0:
+            raise _bad(path, int(offsets[i]), f"operations {opss[i]!r} are not input, NB101 ops, output")
+    ops = _ops_table()[ids]
+    adjacency = np.zeros((m, MAX_VERTICES, MAX_VERTICES), dtype=np.uint8)
+    for n in np.unique(dim).tolist():
+        sel = np.flatnonzero(dim == n)
+        digits = np.frombuffer("".join([adjs[i] for i in sel.tolist()]).encode("ascii", "replace"), dtype=np.uint8) - np.uint8(48)
+        if (digits > 1).any():
+            i = int(sel[int(np.argmax((digits > 1).reshape(sel.shape[0], -1).any(axis=1)))])
+            raise _bad(path, int(offsets[i]), "adjacency string holds characters other than 0 and 1")
+        adjacency[sel, :n, :n] = digits.reshape(-1, n, n)
     blobs = []
     for i, s in enumerate(b64s):
         try:
@@ -164,6 +203,8 @@ def _parse_block(block: RecordBlock, path: str) -> dict[str, Any]:
         "hash": np.array(hashes, dtype="<U32"),
         "epochs": np.array(epochs, dtype=np.int32),
         "num_vertices": dim.astype(np.int8),
+        "adjacency": adjacency,
+        "ops": ops,
         "metrics": metrics,
         "offset": offsets,
         "slow": int(slow.sum()),
@@ -199,6 +240,8 @@ def read_records(
         hash=np.concatenate([p["hash"] for p in parts]),
         epochs=np.concatenate([p["epochs"] for p in parts]),
         num_vertices=np.concatenate([p["num_vertices"] for p in parts]),
+        adjacency=np.concatenate([p["adjacency"] for p in parts]),
+        ops=np.concatenate([p["ops"] for p in parts]),
         metrics={c: np.concatenate([p["metrics"][c] for p in parts]) for c in METRIC_COLUMNS},
         offset=np.concatenate([p["offset"] for p in parts]),
         path=str(path),
@@ -225,11 +268,15 @@ def build_table(
     epochs: int = DEFAULT_EPOCHS,
     allow_missing: bool = False,
     dataset: str = "cifar10",
+    op_names: Sequence[str] | None = None,
 ) -> Benchmark:
     """Join records to `cells` (a CellSet: `hash`, `index_of`) and average the repeats.
 
     A record whose hash is not a cell is an error; so is a cell without records unless
-    `allow_missing` (then its row is NaN).
+    `allow_missing` (then its row is NaN). With `op_names` (the space's vocabulary, what
+    `cells.ops` indexes) each record's graph is also compared with its cell's: the count of
+    records that differ is `metadata["graph_mismatches"]` (a warning when not 0: the hash
+    matched but the stored graph is another isomorph, or the join is wrong).
     """
     keep = np.flatnonzero(records.epochs == epochs)
     if keep.shape[0] == 0:
@@ -251,6 +298,15 @@ def build_table(
         if missing.any():
             i = keep[int(np.argmax(missing))]
             raise NB101FormatError(f"{records.path}: record lacks {c} (record at byte offset {int(records.offset[i])})")
+    mismatches = None
+    if op_names is not None:
+        mismatches = _graph_mismatches(records, keep, idx, cells, op_names)
+        if mismatches:
+            warnings.warn(
+                f"{records.path}: {mismatches} records have another graph than their cell in the cell set "
+                "(same hash): the cell set does not store the official form of those cells",
+                stacklevel=2,
+            )
     n = len(cells)
     counts = np.bincount(idx, minlength=n)
     order = np.argsort(idx, kind="stable")
@@ -320,10 +376,30 @@ def build_table(
         "cells": {"count": n, "path": str(getattr(cells, "path", None))},
         "missing_cells": int(empty.sum()),
         "params_disagree": params_disagree,
+        "graph_mismatches": mismatches,
         "protobuf_general_path": int(records.slow_path),
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return Benchmark("nb101", dataset, columns, metadata)
+
+
+def _graph_mismatches(records: NB101Records, keep: np.ndarray, idx: np.ndarray, cells: Any, op_names: Sequence[str]) -> int:
+    index = {name: i for i, name in enumerate(OP_NAMES)}
+    unknown = [o for o in op_names if o not in index]
+    if unknown:
+        raise ValueError(f"op names {unknown} are not NB101 operations {OP_NAMES}")
+    to_ours = np.array([index[o] for o in op_names] + [PAD], dtype=np.int8)  # PAD (-1) maps to PAD
+    cell_adj = np.asarray(cells.adjacency)
+    cell_ops = np.asarray(cells.ops)
+    if cell_adj.shape[1:] != (MAX_VERTICES, MAX_VERTICES) or cell_ops.shape[1:] != (MAX_VERTICES,):
+        raise ValueError(f"cell set arrays {cell_adj.shape} / {cell_ops.shape} are not NB101's [N, 7, 7] / [N, 7]")
+    bad = 0
+    for lo in range(0, keep.shape[0], 1 << 18):  # bounded temporaries
+        k, c = keep[lo : lo + (1 << 18)], idx[lo : lo + (1 << 18)]
+        differs = (cell_adj[c] != records.adjacency[k]).any(axis=(1, 2))
+        differs |= (to_ours[cell_ops[c]] != records.ops[k]).any(axis=1)
+        bad += int(differs.sum())
+    return bad
 
 
 def build_nb101(
@@ -334,12 +410,15 @@ def build_nb101(
     progress: bool = False,
 ) -> Benchmark:
     """Read the official file and build the table against `cells` (default: the NB101 space)."""
+    op_names = None
     if cells is None:
         from ..spaces import get_space
 
-        cells = get_space("nb101").load(verbose=progress)
+        space = get_space("nb101")
+        cells = space.load(verbose=progress)
+        op_names = space.op_names
     records = read_records(tfrecord, progress=progress)
-    return build_table(records, cells, epochs=epochs, allow_missing=allow_missing)
+    return build_table(records, cells, epochs=epochs, allow_missing=allow_missing, op_names=op_names)
 
 
 # -- writing (fixtures, benchmarks) ------------------------------------------------------------
