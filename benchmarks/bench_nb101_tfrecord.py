@@ -10,7 +10,11 @@ official record layout, 3 evaluations per record; see a2v_jax.data.nb101_synthet
 - table: the join by hash with a 423,624-cell set and the repeat means;
 - save / load of the resulting Benchmark, and load of the NB201 tables when they are cached.
 
-Usage: python benchmarks/bench_nb101_tfrecord.py [--repeats 3] [--cells 423624] [--regenerate]
+With --from-space the records carry the real hashes and official graphs of the NB101 space
+(`get_space("nb101").load()`), the table is built against that cell set and every record's graph
+is compared with its cell's (graph_mismatches must be 0).
+
+Usage: python benchmarks/bench_nb101_tfrecord.py [--repeats 3] [--cells 423624] [--regenerate] [--from-space]
 Prints a table and writes benchmarks/results/nb101_tfrecord.json.
 """
 
@@ -34,7 +38,12 @@ from a2v_jax.data import benchmark_path, load_benchmark  # noqa: E402
 from a2v_jax.data.benchmark import Benchmark  # noqa: E402
 from a2v_jax.data.crc32c import crc32c, crc32c_many  # noqa: E402
 from a2v_jax.data.nb101 import build_table, read_records  # noqa: E402
-from a2v_jax.data.nb101_synthetic import NUM_CELLS, synthetic_cells, write_synthetic  # noqa: E402
+from a2v_jax.data.nb101_synthetic import (  # noqa: E402
+    NUM_CELLS,
+    cells_from_cellset,
+    synthetic_cells,
+    write_synthetic,
+)
 from a2v_jax.data.tfrecord import iter_blocks  # noqa: E402
 from a2v_jax.spaces.base import CellSet  # noqa: E402
 
@@ -53,18 +62,33 @@ def main() -> int:
     ap.add_argument("--cells", type=int, default=NUM_CELLS, help="cells in the synthetic file (x3 records)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median reported)")
     ap.add_argument("--regenerate", action="store_true", help="write the synthetic file again")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nb101_tfrecord.json"))
+    ap.add_argument("--from-space", action="store_true", help="use the NB101 space's real hashes and graphs")
+    ap.add_argument("--out", default=None, help="JSON output (default benchmarks/results/nb101_tfrecord[_space].json)")
     args = ap.parse_args()
 
     work = cache_dir() / "bench"
-    path = work / f"synthetic_nb101_{args.cells}x3.tfrecord"
+    op_names = None
+    if args.from_space:
+        from a2v_jax.spaces import get_space
+
+        space = get_space("nb101")
+        cellset = space.load(verbose=True)
+        op_names = space.op_names
+        cells = cells_from_cellset(cellset, op_names)
+        args.cells = len(cellset)
+        path = work / "space_nb101_x3.tfrecord"
+    else:
+        cells = synthetic_cells(args.cells)  # same seed as the file's cells
+        cellset = CellSet(
+            "nb101", np.zeros((args.cells, 7, 7), np.uint8), np.zeros((args.cells, 7), np.int8), cells.hash
+        )
+        path = work / f"synthetic_nb101_{args.cells}x3.tfrecord"
     rows = []
     write_s = None
     if args.regenerate or not path.exists():
         t0 = time.perf_counter()
-        write_synthetic(path, n=args.cells)
+        write_synthetic(path, cells=cells)
         write_s = time.perf_counter() - t0
-    cells = synthetic_cells(args.cells)  # same seed: the file's cells
     size = path.stat().st_size
     n_records = 3 * args.cells
     load_before = os.getloadavg()
@@ -75,10 +99,9 @@ def main() -> int:
     parse_s, parse_runs, records = timed(lambda: read_records(path), args.repeats)
     assert len(records) == n_records and records.slow_path == 0
 
-    cellset = CellSet(
-        "nb101", np.zeros((args.cells, 7, 7), np.uint8), np.zeros((args.cells, 7), np.int8), cells.hash
-    )
-    table_s, table_runs, bench = timed(lambda: build_table(records, cellset), args.repeats)
+    table_s, table_runs, bench = timed(lambda: build_table(records, cellset, op_names=op_names), args.repeats)
+    assert bench.metadata["missing_cells"] == 0
+    assert op_names is None or bench.metadata["graph_mismatches"] == 0
     bench_file = work / "benchmarks" / "nb101-cifar10.npz"
     save_s, save_runs, _ = timed(lambda: bench.save(bench_file), args.repeats)
     load_s, load_runs, loaded = timed(lambda: Benchmark.load(bench_file), max(5, args.repeats))
@@ -115,7 +138,8 @@ def main() -> int:
         rows.append({"step": name, "seconds": s, "runs": runs, "records_per_s": n_records / s, "MB_per_s": mb / s})
     result = {
         "file": {"path": str(path), "bytes": size, "records": n_records, "cells": args.cells,
-                 "written_seconds": write_s},
+                 "written_seconds": write_s, "from_space": args.from_space},
+        "graph_mismatches": bench.metadata["graph_mismatches"],
         "steps": rows,
         "scalar_crc32c_MB_per_s": (len(sample) / 1e6) / scalar_s,
         "parse_seconds_for_1270872_records": parse_s * 1_270_872 / n_records,
@@ -136,8 +160,9 @@ def main() -> int:
         else:
             print(f"NB201: {v}")
     print(f"load average before/after: {load_before} / {result['machine']['loadavg_after']}")
-    write_json(args.out, result)
-    print(f"wrote {args.out}")
+    out = args.out or str(ROOT / "benchmarks" / "results" / f"nb101_tfrecord{'_space' if args.from_space else ''}.json")
+    write_json(out, result)
+    print(f"wrote {out}")
     return 0
 
 

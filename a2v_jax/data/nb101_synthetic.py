@@ -53,6 +53,24 @@ def synthetic_cells(n: int = NUM_CELLS, seed: int = 0) -> SyntheticCells:
     return SyntheticCells(hashes, adjacency, operations)
 
 
+def cells_from_cellset(cells, op_names) -> SyntheticCells:
+    """The hashes and graphs of a real cell set (e.g. the NB101 space) as record fields, so a
+    synthetic file can carry real hashes and official graphs."""
+    ops = np.asarray(cells.ops)
+    adj = np.asarray(cells.adjacency)
+    n_real = (ops >= 0).sum(axis=1)
+    names = list(op_names)
+    adjacency, operations = [], []
+    text = (adj.astype(np.uint8) + ord("0")).reshape(adj.shape[0], -1).tobytes().decode()
+    width = adj.shape[1]
+    for i in range(ops.shape[0]):
+        k = int(n_real[i])
+        rows = text[width * width * i : width * width * (i + 1)]
+        adjacency.append("".join(rows[width * r : width * r + k] for r in range(k)))
+        operations.append(",".join(names[j] for j in ops[i, :k]))
+    return SyntheticCells(np.asarray(cells.hash, dtype="<U32"), adjacency, operations)
+
+
 def _varint_matrix(values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Group int values by varint size: [(row indices, bytes [m, size])]."""
     size = np.ones(values.shape[0], dtype=np.int64)
@@ -126,9 +144,11 @@ def synthetic_payloads(
             yield f'["{cells.hash[c]}", {epochs}, "{cells.adjacency[c]}", "{cells.operations[c]}", "{b64}"]'.encode()
 
 
-def write_synthetic(path: str | os.PathLike, n: int = NUM_CELLS, repeats: int = 3, seed: int = 0) -> SyntheticCells:
-    """Write a synthetic NB101 file of `n` cells x `repeats` records; returns its cells."""
-    cells = synthetic_cells(n, seed)
+def write_synthetic(
+    path: str | os.PathLike, n: int = NUM_CELLS, repeats: int = 3, seed: int = 0, cells: SyntheticCells | None = None
+) -> SyntheticCells:
+    """Write a synthetic NB101 file of `n` cells (or of `cells`) x `repeats` records; returns its cells."""
+    cells = cells if cells is not None else synthetic_cells(n, seed)
     with TFRecordWriter(path) as w:
         for p in synthetic_payloads(cells, repeats=repeats, seed=seed + 1):
             w.write(p)
