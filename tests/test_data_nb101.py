@@ -380,6 +380,60 @@ def test_benchmark_contract_rejects_bad_tables():
         Benchmark("nb101", "cifar10", dict.fromkeys(("reward", "valid", "test", "time"), col), {"roles": {"reward": "x"}})
 
 
+@pytest.fixture(scope="module")
+def nb101_space():
+    """The real NB101 space and its 423,624 cells, built the way tests/test_nb101.py builds them
+    (over a broken cache file, through the CLI) when no test has built them yet this session."""
+    import subprocess
+    import sys
+
+    from a2v_jax.spaces import get_space
+
+    space = get_space("nb101")
+    path = space.cache_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PK\x03\x04 truncated")
+        result = subprocess.run([sys.executable, "-m", "a2v_jax.spaces", "nb101", "--json"],
+                                cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=1800)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return space, space.load()
+
+
+def test_fixture_joins_the_real_nb101_space(fixture_file, nb101_space, vis):
+    path, _, planted = fixture_file
+    space, cells = nb101_space
+    assert len(cells) == 423_624
+    with pytest.raises(NB101FormatError, match="423290 of 423624 cells have no record"):
+        build_table(read_records(path), cells, op_names=space.op_names)
+    bench = build_table(read_records(path), cells, allow_missing=True, op_names=space.op_names)
+    # the records carry the official graphs of vis-1k; the space stores each cell in official form
+    assert bench.metadata["graph_mismatches"] == 0
+    assert bench.metadata["missing_cells"] == 423_624 - 334
+    rows = cells.index_of([vis["key"][i] for i in range(334)])
+    assert (bench.columns["repeats"][rows] == 3).all() and int(bench.columns["repeats"].sum()) == 1002
+    for i, r, v, t, _tm, _tr in planted[::37]:
+        assert bench.columns["valid_repeats"][rows[i], r] == v and bench.columns["test_repeats"][rows[i], r] == t
+    known = int(cells.index_of(KNOWN_HASH)[0])
+    assert bench.valid[known] == pytest.approx(KNOWN_VALID, abs=1e-12)
+    assert bench.test[known] == pytest.approx(KNOWN_TEST, abs=1e-12)
+    assert bench.oracle()["best_valid_index"] in set(rows.tolist())
+
+
+def test_cli_builds_against_the_real_space(fixture_file, nb101_space, tmp_path, capsys):
+    path, _, _ = fixture_file
+    args = ["--cache", str(tmp_path), "build", "nb101", "--tfrecord", str(path), "--quiet"]
+    assert cli.main(args) == 1  # most cells have no record in the fixture
+    assert "have no record" in capsys.readouterr().err and not (tmp_path / "benchmarks").exists()
+    assert cli.main([*args, "--allow-missing"]) == 0
+    capsys.readouterr()
+    assert cli.main(["--cache", str(tmp_path), "info", "nb101", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["count"] == 423_624 and info["columns"]["time"] == "seconds"
+    bench = load_benchmark("nb101", "cifar10", cache=tmp_path)
+    assert info["best_test"] == np.nanmax(bench.test) and bench.metadata["graph_mismatches"] == 0
+
+
 @pytest.mark.skipif(not os.environ.get("A2V_NB101_TFRECORD"), reason="set A2V_NB101_TFRECORD to the real file")
 def test_real_file():  # pragma: no cover - needs the 500 MB official file
     from a2v_jax.spaces import get_space

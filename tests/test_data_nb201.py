@@ -277,3 +277,17 @@ def test_cli_help_and_name_errors(capsys):
     with pytest.raises(SystemExit):
         cli.main(["download", "nb101"])
     assert "build nb101 --tfrecord" in capsys.readouterr().err
+
+
+def test_rows_line_up_with_the_nb201_space(tables, nb201_dir, monkeypatch):
+    from a2v_jax.spaces import get_space
+
+    space = get_space("nb201")
+    cells = space.load()
+    np.testing.assert_array_equal(tables["cifar10"].columns["cellstr"], space.arch_strings(cells))
+    assert "checked" in tables["cifar10"].metadata["row_order"]
+    archs = space.arch_strings(cells)
+    swapped = archs[:5] + [archs[6], archs[5]] + archs[7:]
+    monkeypatch.setattr(type(space), "arch_strings", lambda self, c: swapped)
+    with pytest.raises(SourceError, match="row 5 is .* but cell 5 of the NB201 space"):
+        build_tables(nb201_dir)

@@ -265,13 +265,39 @@ def read_sources(folder: str | os.PathLike, verify: bool = True) -> dict[str, An
     return {"mini": mini, "metric": metric, "csv": csv, "paths": paths, "sha256": digests}
 
 
+
+
+
 # -- tables ----------------------------------------------------------------------------------
 
 
-def build_tables(folder: str | os.PathLike, verify: bool = True) -> dict[str, Benchmark]:
-    """One Benchmark per dataset from the three files in `folder`."""
+def build_tables(folder: str | os.PathLike, verify: bool = True, check_space: bool = True) -> dict[str, Benchmark]:
+    """One Benchmark per dataset from the three files in `folder`.
+
+    With `check_space` the files' architecture strings must equal, row by row, those of the NB201
+    space's cells (`get_space("nb201")`), so row i of every table is cell i of the space.
+    """
     src = read_sources(folder, verify=verify)
+    if check_space:
+        check_alignment(src["mini"]["cellstr"], src["paths"]["mini-bench-arch-cell-accs.pd"])
+    src["checked_against_space"] = check_space
     return {d: _table(d, src) for d in DATASETS}
+
+
+def check_alignment(cellstr: np.ndarray, where: str | os.PathLike = "table") -> None:
+    """Raise SourceError unless `cellstr[i]` is the architecture string of cell i of the NB201 space."""
+    from ..spaces import get_space
+
+    space = get_space("nb201")
+    archs = np.asarray(space.arch_strings(space.load()))
+    if archs.shape != cellstr.shape or not np.array_equal(archs, cellstr):
+        if archs.shape != cellstr.shape:
+            raise SourceError(f"{where}: {cellstr.shape[0]} architectures, the NB201 space has {archs.shape[0]}")
+        i = int(np.argmax(archs != cellstr))
+        raise SourceError(
+            f"{where}: row {i} is {cellstr[i]!r} but cell {i} of the NB201 space is {archs[i]!r}: "
+            "the table would not line up with the space"
+        )
 
 
 def _table(dataset: str, src: dict[str, Any]) -> Benchmark:
@@ -328,6 +354,8 @@ def _table(dataset: str, src: dict[str, Any]) -> Benchmark:
         "published_code": PUBLISHED_CODE[dataset],
         "approximations": {"time_12ep_approx": "200-epoch runtime * 12/200; not a measured 12-epoch time"},
         "sources": sources,
+        "row_order": "official NAS-Bench-201 index = cell order of get_space('nb201')"
+        + (" (architecture strings checked)" if src.get("checked_against_space") else ""),
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return Benchmark("nb201", dataset, columns, metadata)
