@@ -372,6 +372,22 @@ def test_cli_build_and_info(fixture_file, vis, tmp_path, monkeypatch, capsys):
     assert "--tfrecord" in capsys.readouterr().err
 
 
+def test_benchmark_format_versions(tmp_path):
+    from a2v_jax._io import save_npz
+
+    cols = {r: np.array([0.1, 0.3, 0.2]) for r in ("reward", "valid", "test", "time")}
+    meta = {"space": "nb201", "dataset": "cifar10"}
+    v1 = save_npz(tmp_path / "v1.npz", format_version=np.int64(1), metadata=np.array(json.dumps(meta)),
+                  **{f"col_{k}": v for k, v in cols.items()})
+    assert Benchmark.load(v1).oracle()["best_valid_index"] == 1
+    v9 = save_npz(tmp_path / "v9.npz", format_version=np.int64(9), metadata=np.array(json.dumps(meta)),
+                  **{f"col_{k}": v for k, v in cols.items()})
+    with pytest.raises(CorruptFileError, match="benchmark format 9"):
+        Benchmark.load(v9)
+    with pytest.raises(CorruptFileError, match="not a readable .npz"):
+        Benchmark.load(tmp_path.joinpath("junk.npz").write_bytes(b"junk") and tmp_path / "junk.npz")
+
+
 def test_benchmark_contract_rejects_bad_tables():
     col = np.zeros(3)
     with pytest.raises(ValueError, match="lacks role columns"):

@@ -32,7 +32,9 @@ import numpy as np
 from .._io import CorruptFileError, load_npz, save_npz
 
 ROLES = ("reward", "valid", "test", "time")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: role columns may be stored as aliases of named columns (`stored_as_alias`); 1 is read too."""
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,10 @@ class Benchmark:
     @classmethod
     def load(cls, path: str | Path) -> Benchmark:
         z = load_npz(path, required=("format_version", "metadata"))
-        if int(z["format_version"]) != FORMAT_VERSION:
-            raise CorruptFileError(f"{path}: benchmark format {int(z['format_version'])}, expected {FORMAT_VERSION}")
+        if int(z["format_version"]) not in READABLE_VERSIONS:
+            raise CorruptFileError(
+                f"{path}: benchmark format {int(z['format_version'])}, this version reads {READABLE_VERSIONS}"
+            )
         try:
             meta = json.loads(str(z["metadata"]))
         except json.JSONDecodeError as e:
