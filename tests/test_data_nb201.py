@@ -239,6 +239,15 @@ def test_download_from_a_file_url(nb201_dir, tmp_path):
     assert all(sha256_of(p) == SOURCE.sha256 for SOURCE, p in zip(SOURCES, files.values(), strict=True))
 
 
+def test_download_from_a_local_folder_through_the_cli(nb201_dir, tmp_path):
+    dest, cache = tmp_path / "dest", tmp_path / "cache"
+    args = ["--cache", str(cache), "download", "nb201", "--dest", str(dest), "--source", str(nb201_dir), "--quiet"]
+    assert cli.main(args) == 0
+    assert all(sha256_of(dest / s.name) == s.sha256 for s in SOURCES)
+    assert len(list((cache / "benchmarks").iterdir())) == 3
+    assert cli.main([*args, "--no-build"]) == 0  # files already there and right: nothing fetched again
+
+
 def test_download_sha_mismatch_leaves_nothing(copies, tmp_path, http_base):
     p = copies / "metric_vals.pkl"
     raw = bytearray(p.read_bytes())

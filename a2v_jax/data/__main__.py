@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("space", help="nb201 (the NB101 file is a manual download: use build nb101 --tfrecord)")
     d.add_argument("--dest", default=None, help=f"where to put the files (default {default_download_dir()})")
     d.add_argument("--url-base", default=None, help="fetch <URL-BASE>/<file name> instead (an http(s):// mirror or file:// folder)")
+    d.add_argument("--source", default=None, help="take the files from this local folder instead (checked the same way)")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds before a stalled download fails")
     d.add_argument("--no-build", action="store_true", help="only download and check")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -129,8 +130,11 @@ def _download(parser: argparse.ArgumentParser, args: argparse.Namespace, space: 
         )
     from .nb201 import download_sources
 
+    if args.source and args.url_base:
+        parser.error("give --source or --url-base, not both")
+    url_base = Path(args.source).resolve().as_uri() if args.source else args.url_base
     dest = Path(args.dest) if args.dest else default_download_dir()
-    files = download_sources(dest, url_base=args.url_base, progress=not args.quiet, timeout=args.timeout)
+    files = download_sources(dest, url_base=url_base, progress=not args.quiet, timeout=args.timeout)
     for name, p in files.items():
         print(f"{name}: {p} (sha256 ok)")
     if not args.no_build:
