@@ -11,7 +11,7 @@ padding and the initial value free:
 - starting from 0xFFFFFFFF equals starting from 0 with the first four message bytes XORed with
   0xFF, so every row can start from a zero register.
 
-Measured on this project's 2-core machine: about 0.3-0.5 GB/s, i.e. ~1-2 s for the whole
+Measured on this project's 2-core machine: 0.2-0.47 GB/s (depending on load), i.e. 1.1-2.5 s for the whole
 NAS-Bench-101 file (see benchmarks/bench_nb101_tfrecord.py). `crc32c` is the plain
 table-driven form for single buffers (headers, tests, any input too short for the batch path).
 """
