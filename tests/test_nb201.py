@@ -243,7 +243,9 @@ def test_hash_workers_after_jax_import():
         "    assert pool.map(adj, lab).tolist() == ref\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
     assert "fork()" not in done.stderr
 
