@@ -266,7 +266,7 @@ def run(
 
     data = graph_set(cells, space.num_ops)
     model_config = ModelConfig.for_model(config.model, data.num_nodes, space.num_ops)
-    trainer = Trainer(
+    trainer = Trainer.shared(
         model_config,
         batch_size=config.batch_size,
         lr=config.lr,
@@ -295,6 +295,7 @@ def run(
             epoch = int(state.epoch)
             batches, masks = fixed_order if fixed_order is not None else trainer.epoch_order(state, train_dev, epoch, True)
             train_mode = not (config.preset == "reference" and epoch >= 1)
+            compile_seconds = trainer.compile_chunk(state, data, batches, masks, train_mode)
             t_epoch = time.perf_counter()
             steps_before = int(state.position)
             bar = tqdm(total=num_batches, initial=steps_before, desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -316,6 +317,7 @@ def run(
             metrics = _epoch_metrics(trainer, state, data, space, config, train_dev, held_dev, epoch)
             metrics["train_mode"] = train_mode
             metrics["train_seconds"] = round(train_seconds, 3)
+            metrics["compile_seconds"] = round(compile_seconds, 3)
             metrics["steps"] = num_batches - steps_before
             metrics["steps_per_second"] = round((num_batches - steps_before) / max(train_seconds, 1e-9), 1)
             history.append(metrics)

@@ -16,6 +16,7 @@ Batches come from a `GraphSet` already on device (`a2v_jax.graphs`); a chunk rec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -94,7 +95,20 @@ def make_optimizer(lr: float = 1e-3, clip_norm: float = 5.0) -> optax.GradientTr
 
 
 class Trainer:
-    """Model + optimizer + the jitted functions that run them on a `GraphSet`."""
+    """Model + optimizer + the jitted functions that run them on a `GraphSet`.
+
+    `Trainer.shared(...)` returns one instance per distinct argument set, so runs in one process
+    (tests, notebooks, Table 1 sweeps) reuse compiled functions instead of compiling again.
+    """
+
+    _instances: dict[tuple, Trainer] = {}
+
+    @classmethod
+    def shared(cls, model_config: ModelConfig, **kwargs: Any) -> Trainer:
+        key = (model_config, tuple(sorted(kwargs.items())))
+        if key not in cls._instances:
+            cls._instances[key] = cls(model_config, **kwargs)
+        return cls._instances[key]
 
     def __init__(
         self,
@@ -118,6 +132,7 @@ class Trainer:
         self._mu_stats = fast_jit(self._mu_stats_impl)
         self._embed = fast_jit(self._embed_impl, static_argnames=("readout",))
         self._prior = fast_jit(self._prior_impl, static_argnames=("num",))
+        self._compiled: dict[tuple, Any] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -198,12 +213,26 @@ class Trainer:
 
         return jax.lax.scan(body, state, jnp.arange(self.chunk_steps))
 
+    def compile_chunk(self, state: TrainState, data: GraphSet, batches, masks, train_mode: bool) -> float:
+        """Compile the training chunk for these shapes ahead of time; returns the seconds it took
+        (0 when already compiled), so that training speed can be measured without it."""
+        key = (bool(train_mode), batches.shape, data.ops.shape, data.senders.shape)
+        if key in self._compiled:
+            return 0.0
+        t0 = time.perf_counter()
+        count = jnp.zeros((), jnp.int32)
+        lowered = self._train_chunk.lower(state, data, batches, masks, count, train_mode=train_mode)
+        self._compiled[key] = lowered.compile()
+        return time.perf_counter() - t0
+
     def train_chunk(self, state: TrainState, data: GraphSet, batches, masks, train_mode: bool) -> tuple[TrainState, jax.Array]:
         """Run up to `chunk_steps` steps from `state.position`; returns the state and the losses
         of the steps run (NaN past the end of the epoch)."""
         remaining = int(batches.shape[0]) - int(state.position)
         count = jnp.asarray(min(self.chunk_steps, max(remaining, 0)), jnp.int32)
-        return self._train_chunk(state, data, batches, masks, count, train_mode=train_mode)
+        self.compile_chunk(state, data, batches, masks, train_mode)
+        key = (bool(train_mode), batches.shape, data.ops.shape, data.senders.shape)
+        return self._compiled[key](state, data, batches, masks, count)
 
     # ------------------------------------------------------------------ eval passes (eval mode)
 
