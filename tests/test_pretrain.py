@@ -192,3 +192,22 @@ def test_published_darts_check():
 def test_published_uniqueness_hashes_the_unpruned_decoding():
     ops = np.array([0, 1, 2, 3, 4, 5, 1, 6])
     assert hash_module(NB201_ADJ, ops.tolist()) == SPACE.graph_hash(NB201_ADJ, ops)
+
+
+def test_cli_smoke(tmp_path, monkeypatch, capsys):
+    import a2v_jax.pretrain as pretrain
+
+    space = Nb201Cells()
+    monkeypatch.setattr(pretrain, "get_space", lambda name: space)
+    out = tmp_path / "cli"
+    argv = ["--epochs", "1", "--limit", "200", "--prior-samples", "300", "--chunk-steps", "2", "--out", str(out), "--quiet"]
+    assert pretrain.main(argv) == 0
+    assert "done:" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
+    assert pretrain.main(argv) == 1  # the folder holds a run: refuse without --resume / --overwrite
+    assert "already holds a run" in capsys.readouterr().err
+    assert pretrain.main([*argv, "--resume"]) == 0  # finished run: nothing left to train, outputs rewritten
+    with pytest.raises(SystemExit):
+        pretrain.main(["--model", "gin"])
+    with pytest.raises(SystemExit):
+        pretrain.main(["--darts-num", "10"])

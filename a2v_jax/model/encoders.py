@@ -10,15 +10,20 @@ GIN, as the published code runs it (REFERENCE.md): 4 layers, hidden 128,
 eps_l learnable from 0, BatchNorm over all B*n nodes (padding vertices included), then two
 Linear(128 -> d) heads. PyTorch initialisers throughout (`layers`).
 
-GCN (Kipf & Welling 2016), chosen here because the paper names the baselines but not their code:
-    h <- ReLU(A^ h W + b),  A^ = D^-1/2 (A + A^T + I) D^-1/2,
-with the same depth and width as the GIN encoder (4 hidden layers of 128) so that Table 1 compares
-aggregation schemes, not sizes, and GCN heads A^ h W + b for mu (and log sigma), the structure of
-the published `VAEncoder`. Glorot-uniform weights and zero biases, as in Kipf & Welling's code;
-no BatchNorm and no encoder dropout (neither is part of the original GAE / VGAE).
+GCN (Kipf & Welling 2016) for the GAE / VGAE baselines, whose code the paper does not give:
+    h <- ReLU(BN(A^ h W + b)),  A^ = D^-1/2 (A + A^T + I) D^-1/2,
+4 layers of 128 like the GIN encoder, then GCN heads A^ h W + b for mu (and log sigma), the
+structure of the published `VAEncoder`. So the encoders differ in their aggregation (normalised
+mean with a self loop vs. sum plus (1 + eps) self, then a 2-layer MLP), which is the comparison the
+paper draws. The BatchNorm (with the GIN encoder's conventions) is our addition: without it the
+same 4-layer GCN reconstructed 0.1% (GAE) / 0.5% (VGAE) of held-out NB201 cells after the 10
+epochs, with it 92.6% / 97.8% (paper: 99.52% / 98.32%); 2 layers without it, Kipf & Welling's
+depth, reached 73% / 69%. PyTorch `nn.Linear` initialisers, no encoder dropout.
 """
 
 from __future__ import annotations
+
+import math
 
 import flax.linen as nn
 import jax
@@ -26,7 +31,7 @@ import jax.numpy as jnp
 import jraph
 
 from ..graphs import aggregate, degrees
-from .layers import BatchNorm, TorchLinear
+from .layers import BatchNorm, TorchLinear, torch_uniform
 
 
 class GINLayer(nn.Module):
@@ -61,15 +66,28 @@ class GINEncoder(nn.Module):
 
 
 class GCNLayer(nn.Module):
+    """A^ h W + b, then BatchNorm and ReLU unless it is a (linear) head."""
+
     features: int
-    activation: bool = True
+    head: bool = False
 
     @nn.compact
-    def __call__(self, graph: jraph.GraphsTuple, h: jax.Array, edge_weight: jax.Array, self_weight: jax.Array) -> jax.Array:
-        support = nn.Dense(self.features, use_bias=False, kernel_init=nn.initializers.glorot_uniform(), name="linear")(h)
+    def __call__(
+        self,
+        graph: jraph.GraphsTuple,
+        h: jax.Array,
+        edge_weight: jax.Array,
+        self_weight: jax.Array,
+        train: bool = False,
+        node_mask: jax.Array | None = None,
+    ) -> jax.Array:
+        support = TorchLinear(self.features, use_bias=False, name="linear")(h)
         out = aggregate(graph, support, edge_weight) + support * self_weight[:, None]
-        out = out + self.param("bias", nn.initializers.zeros, (self.features,))
-        return nn.relu(out) if self.activation else out
+        bound = 1.0 / math.sqrt(h.shape[-1])
+        out = out + self.param("bias", torch_uniform(bound), (self.features,))
+        if self.head:
+            return out
+        return nn.relu(BatchNorm(name="bn")(out, not train, node_mask))
 
 
 def gcn_normalisation(graph: jraph.GraphsTuple) -> tuple[jax.Array, jax.Array]:
@@ -91,13 +109,12 @@ class GCNEncoder(nn.Module):
     def __call__(
         self, graph: jraph.GraphsTuple, train: bool, node_mask: jax.Array | None = None
     ) -> tuple[jax.Array, jax.Array | None]:
-        del train, node_mask  # no BatchNorm, no dropout: nothing depends on the mode or the mask
         edge_weight, self_weight = gcn_normalisation(graph)
         h = graph.nodes
         for layer in range(self.num_layers):
-            h = GCNLayer(self.hidden, name=f"gcn_{layer}")(graph, h, edge_weight, self_weight)
-        mu = GCNLayer(self.latent, activation=False, name="mu")(graph, h, edge_weight, self_weight)
+            h = GCNLayer(self.hidden, name=f"gcn_{layer}")(graph, h, edge_weight, self_weight, train, node_mask)
+        mu = GCNLayer(self.latent, head=True, name="mu")(graph, h, edge_weight, self_weight)
         log_sigma = None
         if self.variational:
-            log_sigma = GCNLayer(self.latent, activation=False, name="log_sigma")(graph, h, edge_weight, self_weight)
+            log_sigma = GCNLayer(self.latent, head=True, name="log_sigma")(graph, h, edge_weight, self_weight)
         return mu, log_sigma
