@@ -22,6 +22,20 @@ published extraction; the paper's text says a sum, `--readout sum` sums over the
 The scale of the embedding matters downstream (REINFORCE's policy has unit covariance), which is
 why the default stays with the published mean.
 
+Where this differs from the published code even in the `reference` preset (numerically the
+model, loss, gradients and optimiser match it: checked against the published PyTorch `Model` with
+the same weights):
+- the whole cell set lives on device and batches are gathered there, inside a scanned epoch; the
+  last partial batch is padded to the fixed shape and masked, which computes the same loss and
+  BatchNorm statistics as the published smaller batch;
+- BCE is computed from logits (no clamping of log(0) to -100 on saturated outputs);
+- the random numbers (initial weights, batch order, noise, prior samples) are JAX's;
+- prior samples are decoded as one batch, and validity / uniqueness are reported twice: by the
+  space's own checks and by the published ones (`a2v_jax.pretrain_metrics`);
+- reconstruction accuracy is the paper's exact match of whole held-out cells; the published code
+  only printed per-element accuracies, which are reported too;
+- GAE / VGAE and arch2vec without KL are not in the published code (`a2v_jax.model`).
+
 Run folder (`--out`, default `runs/pretrain-<space>-<model>-<preset>-seed<seed>`): `config.json`,
 `metrics.jsonl` (one line per epoch), `metrics.json` (final), `checkpoint.msgpack` (params, batch
 statistics, optimizer state, key, epoch, position, the epoch's running sums and the metric

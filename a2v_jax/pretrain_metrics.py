@@ -155,6 +155,24 @@ def published_valid(space_name: str, adjacency: np.ndarray, ops: np.ndarray, num
     return None
 
 
+def space_valid(space: SearchSpace, adjacency: np.ndarray, ops: np.ndarray, rule: str | None = None) -> np.ndarray | None:
+    """The space's validity of each row, through its vectorised `is_valid_batch` when it has one.
+
+    With `rule`, only a space that offers that named rule answers (others: None).
+    """
+    kwargs = {} if rule is None else {"rule": rule}
+    batch = getattr(space, "is_valid_batch", None)
+    if batch is not None:
+        try:
+            return np.asarray(batch(adjacency, ops, **kwargs), bool)
+        except (TypeError, ValueError):
+            if rule is not None:
+                return None
+    elif rule is not None:
+        return None
+    return np.array([bool(space.is_valid(a, o)) for a, o in zip(adjacency, ops, strict=True)], bool)
+
+
 def prior_metrics(space: SearchSpace, ops: np.ndarray, adjacency: np.ndarray) -> dict[str, float]:
     """Validity and uniqueness of decoded samples, by the space's checks and by the published ones."""
     ops = np.asarray(ops, np.int8)
@@ -165,11 +183,13 @@ def prior_metrics(space: SearchSpace, ops: np.ndarray, adjacency: np.ndarray) ->
     _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
     u_ops, u_adj = ops[first], adjacency[first]
 
-    valid = np.array([bool(space.is_valid(a, o)) for a, o in zip(u_adj, u_ops, strict=True)], bool)
+    valid = space_valid(space, u_adj, u_ops)
     hashes = {space.graph_hash(u_adj[i], u_ops[i]) for i in np.flatnonzero(valid)}
     num_valid = int(counts[valid].sum())
 
-    published = published_valid(space.name, u_adj, u_ops, space.num_ops)
+    published = space_valid(space, u_adj, u_ops, rule="published")
+    if published is None:
+        published = published_valid(space.name, u_adj, u_ops, space.num_ops)
     if published is None:
         pub_valid, pub_hashes = valid, None
     else:
