@@ -1,17 +1,16 @@
 """Small cell sets for the pretraining tests, built without any data file.
 
-`Nb201Cells` follows the NB201 encoding of REFERENCE.md (8 vertices, ops on vertices, fixed edges);
+NAS-Bench-201 cells come from the real space (its cell set is embedded in the package);
 `random_dags` makes NB101-shaped cells (up to 7 vertices, zero-padded at the end) so that padding
-vertices, variable edge counts and partial batches are exercised.
+vertices and variable edge counts are exercised.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from a2v_jax.spaces.base import PAD_OP, CellSet, SearchSpace, labelled_hash
+from a2v_jax.spaces import get_space
+from a2v_jax.spaces.base import PAD_OP, CellSet, SearchSpace
 
 NB201_EDGES = [(0, 1), (0, 2), (0, 4), (1, 3), (1, 5), (2, 6), (3, 6), (4, 7), (5, 7), (6, 7)]
 NB201_ADJ = np.zeros((8, 8), np.uint8)
@@ -19,41 +18,32 @@ for _s, _r in NB201_EDGES:
     NB201_ADJ[_s, _r] = 1
 
 
-class Nb201Cells(SearchSpace):
-    """NB201-shaped cells: vertex 0 input (op 0), 1..6 cell ops (1..5), 7 output (op 6)."""
+def nb201_space() -> SearchSpace:
+    return get_space("nb201")
 
-    name = "nb201"
-    num_nodes = 8
-    op_names = ("input", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "none", "output")
+
+def nb201_subset(count: int, seed: int = 0) -> CellSet:
+    """`count` distinct NAS-Bench-201 cells drawn at random (sorted by index), from the real cell set."""
+    cells = nb201_space().load()
+    rows = np.sort(np.random.default_rng(seed).choice(len(cells), size=count, replace=False))
+    return CellSet(cells.space, cells.adjacency[rows], cells.ops[rows], cells.hash[rows])
+
+
+class PerRowSpace(SearchSpace):
+    """A space that offers only the per-cell `is_valid` of another (no batch check, no named rules)."""
+
+    def __init__(self, inner: SearchSpace) -> None:
+        self.inner = inner
+        self.name, self.num_nodes, self.op_names = inner.name, inner.num_nodes, inner.op_names
 
     def is_valid(self, adjacency, ops) -> bool:
-        ops = np.asarray(ops)
-        return (
-            ops.shape == (8,)
-            and np.array_equal(np.asarray(adjacency), NB201_ADJ)
-            and ops[0] == 0
-            and ops[-1] == 6
-            and bool(np.all((ops[1:-1] >= 1) & (ops[1:-1] <= 5)))
-        )
+        return self.inner.is_valid(adjacency, ops)
 
     def graph_hash(self, adjacency, ops) -> str:
-        return labelled_hash(adjacency, ops)
+        return self.inner.graph_hash(adjacency, ops)
 
     def build(self, **options) -> CellSet:
-        combos = np.array(list(itertools.product(range(1, 6), repeat=6)), np.int8)
-        count = len(combos)
-        ops = np.concatenate([np.zeros((count, 1), np.int8), combos, np.full((count, 1), 6, np.int8)], axis=1)
-        adjacency = np.broadcast_to(NB201_ADJ, (count, 8, 8)).copy()
-        hashes = np.array([labelled_hash(adjacency[i], ops[i]) for i in range(count)])
-        return CellSet(self.name, adjacency, ops, hashes)
-
-    def subset(self, count: int, seed: int = 0) -> CellSet:
-        rng = np.random.default_rng(seed)
-        combos = rng.integers(1, 6, size=(count, 6)).astype(np.int8)
-        ops = np.concatenate([np.zeros((count, 1), np.int8), combos, np.full((count, 1), 6, np.int8)], axis=1)
-        adjacency = np.broadcast_to(NB201_ADJ, (count, 8, 8)).copy()
-        hashes = np.array([labelled_hash(adjacency[i], ops[i]) for i in range(count)])
-        return CellSet(self.name, adjacency, ops, hashes)
+        return self.inner.build(**options)
 
 
 def random_dags(count: int, n: int = 7, num_ops: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

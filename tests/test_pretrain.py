@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from pretrain_helpers import NB201_ADJ, Nb201Cells
+from pretrain_helpers import NB201_ADJ, PerRowSpace, nb201_space, nb201_subset
 
 from a2v_jax import _io
 from a2v_jax.graphs import graph_set
@@ -18,8 +18,8 @@ from a2v_jax.pretrain_metrics import prior_metrics, published_valid
 from a2v_jax.spaces.graph_hash import hash_module
 from a2v_jax.trainer import Trainer
 
-SPACE = Nb201Cells()
-CELLS = SPACE.subset(200, seed=0)  # 180 train (6 batches, the last partial) / 20 held out
+SPACE = nb201_space()
+CELLS = nb201_subset(200, seed=0)  # 180 train (6 batches, the last partial) / 20 held out
 
 
 def tiny(tmp_path, name="run", **overrides) -> PretrainConfig:
@@ -122,7 +122,7 @@ def test_bad_names_are_rejected():
 
 
 def test_tiny_set_is_memorised_exactly():
-    cells = SPACE.subset(32, seed=1)
+    cells = nb201_subset(32, seed=1)
     data = graph_set(cells, SPACE.num_ops)
     trainer = Trainer.shared(ModelConfig.for_model("arch2vec", 8, 7), batch_size=32, chunk_steps=250)
     state = trainer.init(0, data)
@@ -136,7 +136,7 @@ def test_tiny_set_is_memorised_exactly():
 
 
 def test_embeddings_follow_cell_order_and_readout():
-    cells = SPACE.subset(40, seed=2)
+    cells = nb201_subset(40, seed=2)
     data = graph_set(cells, SPACE.num_ops)
     trainer = Trainer.shared(ModelConfig.for_model("arch2vec", 8, 7), batch_size=32, chunk_steps=2, eval_batch=16)
     state = trainer.init(3, data)
@@ -171,6 +171,8 @@ def test_validity_and_uniqueness_on_hand_made_decodings():
     assert m["validity"] == 4 / 8 and m["uniqueness"] == 2 / 4
     assert m["validity_published"] == 6 / 8 and m["uniqueness_published"] == 4 / 6
     assert m["distinct_decodings"] == 6
+    # a space with only a per-cell check and no named rules: the same numbers, from our published check
+    assert prior_metrics(PerRowSpace(SPACE), ops, adj) == m
 
 
 def test_published_darts_check():
@@ -194,20 +196,19 @@ def test_published_uniqueness_hashes_the_unpruned_decoding():
     assert hash_module(NB201_ADJ, ops.tolist()) == SPACE.graph_hash(NB201_ADJ, ops)
 
 
-def test_cli_smoke(tmp_path, monkeypatch, capsys):
-    import a2v_jax.pretrain as pretrain
+def test_cli_smoke(tmp_path, capsys):
+    from a2v_jax.pretrain import main
 
-    space = Nb201Cells()
-    monkeypatch.setattr(pretrain, "get_space", lambda name: space)
     out = tmp_path / "cli"
     argv = ["--epochs", "1", "--limit", "200", "--prior-samples", "300", "--chunk-steps", "2", "--out", str(out), "--quiet"]
-    assert pretrain.main(argv) == 0
+    assert main(argv) == 0
     assert "done:" in capsys.readouterr().out
-    assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
-    assert pretrain.main(argv) == 1  # the folder holds a run: refuse without --resume / --overwrite
+    final = json.loads((out / "metrics.json").read_text())
+    assert final["epochs"] == 1 and final["space"] == "nb201" and final["num_cells"] == 200
+    assert main(argv) == 1  # the folder holds a run: refuse without --resume / --overwrite
     assert "already holds a run" in capsys.readouterr().err
-    assert pretrain.main([*argv, "--resume"]) == 0  # finished run: nothing left to train, outputs rewritten
+    assert main([*argv, "--resume"]) == 0  # finished run: nothing left to train, outputs rewritten
     with pytest.raises(SystemExit):
-        pretrain.main(["--model", "gin"])
+        main(["--model", "gin"])
     with pytest.raises(SystemExit):
-        pretrain.main(["--darts-num", "10"])
+        main(["--darts-num", "10"])
