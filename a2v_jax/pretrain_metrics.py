@@ -36,7 +36,7 @@ from flax import struct
 
 from .model.loss import upper_mask
 from .spaces.base import SearchSpace
-from .spaces.graph_hash import hash_module
+from .spaces.hash_batch import hash_graphs
 
 MU_STATS_DTYPE = jnp.float32
 
@@ -190,15 +190,10 @@ def prior_metrics(space: SearchSpace, ops: np.ndarray, adjacency: np.ndarray) ->
     published = space_valid(space, u_adj, u_ops, rule="published")
     if published is None:
         published = published_valid(space.name, u_adj, u_ops, space.num_ops)
-    if published is None:
-        pub_valid, pub_hashes = valid, None
-    else:
-        pub_valid = published
-        pub_hashes = {hash_module(u_adj[i], u_ops[i].tolist()) for i in np.flatnonzero(pub_valid)}
+    pub_valid = valid if published is None else published
+    # the published code hashes the unpruned decoding with its op labels
+    pub_hashes = set(hash_graphs(u_adj[pub_valid], u_ops[pub_valid], workers=1).tolist())
     num_pub = int(counts[pub_valid].sum())
-    if pub_hashes is None:
-        # NB101: the published code hashes the unpruned decoding; count that way too
-        pub_hashes = {hash_module(u_adj[i], u_ops[i].tolist()) for i in np.flatnonzero(pub_valid)}
     return {
         "validity": num_valid / total,
         "uniqueness": len(hashes) / num_valid if num_valid else 0.0,
