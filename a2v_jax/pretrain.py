@@ -389,6 +389,15 @@ def _format_epoch(m: dict) -> str:
 # ---------------------------------------------------------------------- CLI
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except unset (None) ones and flags, whose help says what happens."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m a2v_jax.pretrain",
@@ -398,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
             "and export the embedding of every cell. With no arguments: arch2vec on NAS-Bench-201, which needs "
             "no download."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("--space", default="nb201", choices=SPACE_NAMES, help="search space")
     p.add_argument("--model", default="arch2vec", choices=MODEL_NAMES,
@@ -407,9 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reference: the published training loop (eval mode after epoch 1, split by index); "
                         "fixed: train mode throughout, random split, reshuffled epochs")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: 8 for nb101, 10 otherwise)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything random (weights, split, order, samples)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--split", choices=("index", "random"), default=None,
                    help="held-out split (default: the preset's: reference=index, fixed=random)")
     p.add_argument("--readout", choices=("mean", "sum"), default="mean",
