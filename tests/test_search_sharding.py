@@ -14,11 +14,11 @@ SCRIPT = r"""
 import jax, numpy as np
 assert len(jax.devices()) == 4, jax.devices()
 from search_problems import synthetic_problem
-from a2v_jax.search import evolution, random_search, reinforce, runner
+from a2v_jax.search import random_search, reinforce, runner
 problem = synthetic_problem(2000.0)
 mesh = runner.make_mesh(4)
 keys = runner.seed_keys(10)  # not a multiple of 4: padded per device, trimmed after
-for mod, preset in ((random_search, "fixed"), (evolution, "reference"), (reinforce, "fixed")):
+for mod, preset in ((random_search, "fixed"), (reinforce, "fixed")):
     cfg = mod.config_for("nb201", "cifar10", preset)
     one = runner.run_seeds(mod, keys, problem, cfg)
     sharded = runner.run_seeds(mod, keys, problem, cfg, mesh=mesh)

@@ -34,6 +34,8 @@ The published per-seed RNG (Python `random` / torch) is not reproduced; seeds ar
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 from typing import Any
 
 import jax
@@ -60,7 +62,7 @@ class Config:
     start_inclusive: bool = False
     start_visited: bool = False
     discount: float | None = None
-    chunk: int = 65536
+    chunk: int = 4096
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -99,23 +101,24 @@ class State:
     trace: Trace
 
 
-def _uniform(key, shape, bound):
-    return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
-
-
 def init_params(key: jax.Array, dim: int, hidden: int) -> dict:
     """PyTorch's default initialisation: LSTMCell weights and both biases U(+-1/sqrt(hidden)),
-    Linear weight and bias U(+-1/sqrt(fan_in)). Gate order i, f, g, o."""
-    k = jax.random.split(key, 6)
-    b = 1.0 / jnp.sqrt(hidden)
-    return {
-        "w_ih": _uniform(k[0], (dim, 4 * hidden), b),
-        "w_hh": _uniform(k[1], (hidden, 4 * hidden), b),
-        "b_ih": _uniform(k[2], (4 * hidden,), b),
-        "b_hh": _uniform(k[3], (4 * hidden,), b),
-        "w_out": _uniform(k[4], (hidden, dim), b),
-        "b_out": _uniform(k[5], (dim,), b),
+    Linear weight and bias U(+-1/sqrt(fan_in)) with fan_in = hidden: one bound for all. Gate order
+    i, f, g, o. Drawn as one uniform vector, split: six separate draws compile about 5 s slower
+    under vmap on CPU."""
+    shapes = {
+        "w_ih": (dim, 4 * hidden),
+        "w_hh": (hidden, 4 * hidden),
+        "b_ih": (4 * hidden,),
+        "b_hh": (4 * hidden,),
+        "w_out": (hidden, dim),
+        "b_out": (dim,),
     }
+    sizes = [math.prod(s) for s in shapes.values()]
+    bound = 1.0 / math.sqrt(hidden)
+    flat = jax.random.uniform(key, (sum(sizes),), jnp.float32, -bound, bound)
+    parts = jnp.split(flat, list(itertools.accumulate(sizes))[:-1])
+    return {name: p.reshape(shape) for (name, shape), p in zip(shapes.items(), parts, strict=True)}
 
 
 def lstm_cell(params: dict, x: jax.Array, h: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array]:
