@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=None, help="cache root (overrides $A2V_CACHE)")
     parser.add_argument("--rebuild", action="store_true", help="ignore an existing cache and build again")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument(
+        "--neighbours",
+        action="store_true",
+        help="also build (or load) the mutation-neighbour table used by regularized evolution (nb101)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -59,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         "vertices": counts,
         **options,
     }
+    if args.neighbours:
+        t1 = time.perf_counter()
+        try:
+            table = space.neighbours(cells)
+        except NotImplementedError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        real = (table >= 0).sum(axis=1)
+        summary["neighbours"] = {
+            "shape": list(table.shape),
+            "mean": round(float(real.mean()), 3),
+            "min": int(real.min()),
+            "seconds": round(time.perf_counter() - t1, 3),
+        }
     if args.json:
         print(json.dumps(summary))
     else:
@@ -67,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  vertices: {', '.join(f'{k}: {v:,}' for k, v in counts.items())}")
         print(f"  cache:    {cells.path}")
         print(f"  time:     {seconds:.2f} s")
+        if "neighbours" in summary:
+            nb = summary["neighbours"]
+            print(
+                f"  neighbours: up to {nb['shape'][1]} per cell, mean {nb['mean']:.1f}, min {nb['min']} "
+                f"({nb['seconds']:.2f} s)"
+            )
     return 0
 
 

@@ -104,6 +104,13 @@ class SearchSpace(ABC):
     def build(self, **options: Any) -> CellSet:
         """Compute the cell set from scratch (no cache)."""
 
+    def neighbours(self, cells: CellSet) -> np.ndarray:
+        """int32 [N, K]: rows of `cells` one mutation away from each cell, -1 padded.
+
+        What a mutation is belongs to the space; regularized evolution samples from these rows.
+        """
+        raise NotImplementedError(f"search space {self.name!r} defines no mutation neighbours")
+
     def cache_name(self, **options: Any) -> str:
         """File stem of the cache for these build options."""
         return "cells"

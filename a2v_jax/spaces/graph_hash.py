@@ -54,9 +54,12 @@ def prune(matrix: np.ndarray, ops: Sequence) -> tuple[np.ndarray, list] | None:
 
     Returns the pruned (matrix, ops), or None when input and output are disconnected.
     Vertex 0 is the input and vertex n-1 the output; `matrix` must be upper-triangular.
+    A single vertex is no cell (the official check `len(extraneous) > n - 2` holds for n = 1).
     """
     m = np.asarray(matrix)
     n = m.shape[0]
+    if n < 2:
+        return None
     from_input = np.zeros(n, dtype=bool)
     from_input[0] = True
     for v in range(1, n):
