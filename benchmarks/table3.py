@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "table3", help="folder for the per-run outputs")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--note", default="", help="provenance of the embeddings, written into the table")
     args = ap.parse_args()
 
     if args.stand_in:
@@ -99,7 +100,8 @@ def main() -> None:
 
     fmt = lambda m, s: "-" if np.isnan(m) else f"{m:.2f} +- {s:.2f}"  # noqa: E731
     lines = [
-        f"Embeddings: {emb_source}. Seeds: {args.seeds}. Neighbours (RE): {nb_source}.",
+        f"Embeddings: {emb_source}{f' ({args.note})' if args.note else ''}. Seeds: {args.seeds}. "
+        f"Neighbours (RE): {nb_source}. Benchmark: {rows[0]['benchmark'] if rows else '-'}.",
         "Valid: the incumbent's 'valid' column (200-epoch); test: its test accuracy; %, mean +- std over seeds.",
         "",
         "| dataset | method | preset | valid | test | paper test | published code test | queries | repeats | wall s |",
@@ -116,7 +118,7 @@ def main() -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.results / "table3.md") as tmp:
         tmp.write_text(md)
-    write_json(args.results / "table3.json", {"embeddings": emb_source, "neighbours": nb_source,
+    write_json(args.results / "table3.json", {"embeddings": emb_source, "note": args.note, "neighbours": nb_source,
                                               "seeds": args.seeds, "rows": rows})
     print("\n" + md)
     print(f"wrote {args.results / 'table3.md'} and table3.json")

@@ -56,3 +56,17 @@ def test_needs_neighbours():
     problem = Problem.create(synthetic_features(), b.reward, b.test, b.time, max_time=1000.0)
     with pytest.raises(ValueError, match="neighbours"):
         evolution.init(jax.random.PRNGKey(0), problem, evolution.Config())
+
+
+def test_space_neighbours_match_the_test_table():
+    """The nb201 space module's mutation table (what the CLI uses) has, row by row, the same 24
+    cells as the table the tests build from the architecture strings."""
+    from conftest import require_data
+    from nb201_tables import FILES, nb201_neighbours
+
+    from a2v_jax.search.build import space_neighbours
+
+    require_data(FILES[0])
+    ours, theirs = nb201_neighbours(), space_neighbours("nb201")
+    assert theirs.shape == ours.shape
+    assert (np.sort(theirs, axis=1) == np.sort(ours, axis=1)).all()
