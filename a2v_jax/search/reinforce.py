@@ -182,19 +182,33 @@ def _advantages(rewards: jax.Array, mask: jax.Array, config: Config) -> jax.Arra
 def step(state: State, problem: Problem, config: Config) -> State:
     """One episode: `config.episode` queries, then one policy update.
 
-    The episode runs inside the differentiated function, so the LSTM is unrolled once: actions use
-    the means with gradients stopped, and the log-densities keep them (their value is
-    -||noise||^2 / 2 + const, their gradient with respect to the mean the noise itself).
+    The gradient is that of the published loss mean_t[-log N(a_t; mu_t, I) (r_t - b)], computed
+    with the LSTM unrolled once. Two things keep it cheap when every seed has its own weights
+    (each step is then a batched matrix-vector product that streams all seeds' weights from memory):
+
+    - grad_mu log N(a_t; mu_t, I) = a_t - mu_t = noise_t, so the loss is written as
+      -(noise_t . mu_t)(r_t - b): same gradient, no second pass;
+    - the weights enter the unrolled steps as constants, and a zero perturbation e_t is added to
+      each step's gate pre-activations. The gradient with respect to e_t is dL/dgates_t, and the
+      weight gradients follow as three batched products over the episode (sum_t x_t^T dgates_t,
+      sum_t h_{t-1}^T dgates_t, sum_t dgates_t). Differentiating the weights inside the scan
+      instead accumulates their gradient at every step: a read and a write of all weights per step.
     """
     key, k_ep = jax.random.split(state.key)
-    noise = jax.random.normal(k_ep, (config.episode, problem.features.shape[1]), problem.features.dtype)
+    dtype = problem.features.dtype
+    noise = jax.random.normal(k_ep, (config.episode, problem.features.shape[1]), dtype)
+    p = state.params
 
-    def episode(params):
-        def one(carry, eps):
-            h, c, cell, trace = carry
-            h, c = lstm_cell(params, problem.features[cell], h, c)
-            mean = h @ params["w_out"] + params["b_out"]
-            action = jax.lax.stop_gradient(mean) + eps
+    def episode(perturb, w_out, b_out):
+        def one(carry, xs):
+            eps, e_t = xs
+            h_prev, c, cell, trace = carry
+            x = problem.features[cell]
+            gates = x @ p["w_ih"] + p["b_ih"] + h_prev @ p["w_hh"] + p["b_hh"] + e_t
+            i, f, g, o = jnp.split(gates, 4)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h = jax.nn.sigmoid(o) * jnp.tanh(c)
+            action = jax.lax.stop_gradient(h @ p["w_out"] + p["b_out"]) + eps
             nxt, found = nearest_unvisited(
                 action, problem.features, problem.feature_sqnorm, trace.visited, config.chunk, config.skip_nearest
             )
@@ -203,19 +217,27 @@ def step(state: State, problem: Problem, config: Config) -> State:
             nxt = jnp.where(found, nxt, jnp.minimum(state.start_draw, problem.num_cells - 1))
             active = ~trace.done(problem)
             trace = trace.record(problem, nxt)
-            logp = -0.5 * jnp.sum(jnp.square(action - mean))  # + const
-            return (h, c, jnp.where(active, nxt, cell), trace), (logp, problem.reward[nxt], active)
+            out = (x, h_prev, h, problem.reward[nxt], active)
+            return (h, c, jnp.where(active, nxt, cell), trace), out
 
-        zeros = jnp.zeros((config.hidden,), problem.features.dtype)
-        (_, _, cell, trace), (logp, rewards, active) = jax.lax.scan(
-            one, (zeros, zeros, state.cell, state.trace), noise
+        zeros = jnp.zeros((config.hidden,), dtype)
+        (_, _, cell, trace), (xs, h_prev, hs, rewards, active) = jax.lax.scan(
+            one, (zeros, zeros, state.cell, state.trace), (noise, perturb)
         )
+        means = hs @ w_out + b_out
         adv = jax.lax.stop_gradient(_advantages(rewards, active, config))
-        weight = active.astype(rewards.dtype)
-        loss = jnp.sum(-logp * adv * weight) / jnp.maximum(weight.sum(), 1.0)
-        return loss, (cell, trace)
+        weight = active.astype(dtype)
+        surrogate = jnp.sum(noise * means, axis=1)  # d/dmu of log N(a; mu, I) at a = mu + noise
+        loss = jnp.sum(-surrogate * adv * weight) / jnp.maximum(weight.sum(), 1.0)
+        return loss, (cell, trace, xs, jax.lax.stop_gradient(h_prev))
 
-    grads, (cell, trace) = jax.grad(episode, has_aux=True)(state.params)
+    perturb = jnp.zeros((config.episode, 4 * config.hidden), dtype)
+    (d_gates, d_wout, d_bout), (cell, trace, xs, h_prev) = jax.grad(episode, argnums=(0, 1, 2), has_aux=True)(
+        perturb, p["w_out"], p["b_out"]
+    )
+    d_bias = d_gates.sum(axis=0)
+    grads = {"w_ih": xs.T @ d_gates, "w_hh": h_prev.T @ d_gates, "b_ih": d_bias, "b_hh": d_bias,
+             "w_out": d_wout, "b_out": d_bout}
     updates, opt_state = _optimizer(config).update(grads, state.opt_state, state.params)
     return state.replace(
         key=key,
