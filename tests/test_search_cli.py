@@ -51,6 +51,8 @@ def test_run_writes_every_output_and_compare(files, tmp_path, capsys):
             final_test = z["incumbent_test"][np.arange(5), count - 1]
             assert summary["final_test_mean"] == pytest.approx(final_test.mean(), rel=1e-6)
             assert (z["time"][np.arange(5), count - 1] >= 600).all()
+            inc = z["incumbent_index"][np.arange(5), count - 1]  # reconstructed on the host
+            np.testing.assert_allclose(synthetic_benchmark().test[inc], final_test, rtol=1e-6)
         config = json.loads((out / "config.json").read_text())
         assert config["spec"]["method"] == method and config["method_config"]["preset"] == preset
         runs.append(out)
