@@ -155,9 +155,13 @@ class Trace:
     def best_reward_now(self) -> jax.Array:
         return jnp.where(self.count > 0, self.best_reward[jnp.maximum(self.count - 1, 0)], -jnp.inf)
 
-    def record(self, problem: Problem, cell: jax.Array) -> Trace:
-        """Query `cell` (a scalar index) unless the budget is already spent."""
-        active = ~self.done(problem)
+    def record(self, problem: Problem, cell: jax.Array, valid: jax.Array | bool = True) -> Trace:
+        """Query `cell` (a scalar index) unless the budget is already spent or `valid` is False.
+
+        A cell already queried is queried again: charged again and recorded again (the published
+        DNGO does this); strategies that must not repeat check `visited` first.
+        """
+        active = ~self.done(problem) & jnp.asarray(valid, jnp.bool_)
         cell = jnp.asarray(cell, jnp.int32)
         t = jnp.minimum(self.count, problem.max_queries - 1)
         r = problem.reward[cell]
@@ -186,6 +190,12 @@ class Trace:
             visited=self.visited.at[cell].set(self.visited[cell] | active),
         )
 
-    def record_many(self, problem: Problem, cells: jax.Array) -> Trace:
-        """Query cells in order (a static-length vector), stopping at the budget."""
-        return jax.lax.fori_loop(0, cells.shape[0], lambda i, tr: tr.record(problem, cells[i]), self)
+    def record_many(self, problem: Problem, cells: jax.Array, valid: jax.Array | None = None) -> Trace:
+        """Query cells in order (a static-length vector), stopping at the budget.
+
+        `valid` (bool, same length) skips the cells marked False, e.g. proposals a strategy found
+        no room for; they cost nothing and take no slot in the trace.
+        """
+        if valid is None:
+            return jax.lax.fori_loop(0, cells.shape[0], lambda i, tr: tr.record(problem, cells[i]), self)
+        return jax.lax.fori_loop(0, cells.shape[0], lambda i, tr: tr.record(problem, cells[i], valid[i]), self)
