@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,13 +31,22 @@ from a2v_jax.spaces import nb101_canonical as canon  # noqa: E402
 from a2v_jax.spaces.nb101 import SPACE  # noqa: E402
 
 
-def timed(fn, repeats: int) -> tuple[float, list[float], object]:
-    times, out = [], None
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the hashing workers): less noisy than wall
+    time on a shared machine."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn, repeats: int) -> tuple[float, list[float], list[float], object]:
+    times, cpus, out = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), times, out
+        cpus.append(cpu_seconds() - c0)
+    return statistics.median(times), times, cpus, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,22 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         cache = Path(args.cache)
     load_before = os.getloadavg()
-    rows: list[tuple[str, float, list[float], str]] = []
+    rows: list[tuple[str, float, list[float], list[float], str]] = []
 
     def record(name: str, fn, repeats: int, note: str = ""):
-        median, times, out = timed(fn, repeats)
-        rows.append((name, median, times, note))
-        print(f"{name:<34} {median:9.3f} s   {note}", flush=True)
+        median, times, cpus, out = timed(fn, repeats)
+        rows.append((name, median, times, cpus, note))
+        print(f"{name:<36} {median:9.3f} s  (cpu {statistics.median(cpus):8.3f} s)  {note}", flush=True)
         return out
+
+    def note(text: str) -> None:
+        rows[-1] = (*rows[-1][:4], text)
+        print(f"{'':<36} {text}", flush=True)
 
     def table_fresh():
         canon.matrix_table.cache_clear()
         return canon.matrix_table()
 
     table = record("matrix table", table_fresh, args.repeats, "")
-    rows[-1] = (*rows[-1][:3], f"{len(table):,} full-DAG matrices, {len(table.perms):,} renumberings")
+    note(f"{len(table):,} full-DAG matrices, {len(table.perms):,} renumberings")
     n, bits, labels = record("canonical classes", canon.enumerate_classes, args.repeats)
-    rows[-1] = (*rows[-1][:3], f"{n.size:,} classes")
+    note(f"{n.size:,} classes")
     record(
         "MD5 of class representatives",
         lambda: canon.hash_graphs(n, bits, labels, workers=args.workers),
@@ -82,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     path = SPACE.cache_path(cache)
     record("write cache", lambda: SPACE.write(cells, path), args.repeats)
-    rows[-1] = (*rows[-1][:3], f"{path.stat().st_size / 2**20:.0f} MiB")
+    note(f"{path.stat().st_size / 2**20:.0f} MiB")
     loaded = record("cached load (in process)", lambda: SPACE.load(cache=cache), args.repeats, "read + checks")
     code = (
         "import time; t=time.perf_counter(); from a2v_jax.spaces import get_space; "
@@ -94,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         return float(out.stdout.strip())
 
     inner = [fresh_process_load() for _ in range(args.repeats)]
-    rows.append(("cached load (new process, + import)", statistics.median(inner), inner, ""))
-    print(f"{rows[-1][0]:<34} {rows[-1][1]:9.3f} s", flush=True)
+    rows.append(("cached load (new process, + import)", statistics.median(inner), inner, [], ""))
+    print(f"{rows[-1][0]:<36} {rows[-1][1]:9.3f} s", flush=True)
     table_nb = record(
         "neighbour table (build)", lambda: SPACE.neighbours(loaded, rebuild=True), args.build_repeats
     )
-    rows[-1] = (*rows[-1][:3], f"{table_nb.shape}, mean {float((table_nb >= 0).sum(1).mean()):.2f} per cell")
+    note(f"{table_nb.shape}, mean {float((table_nb >= 0).sum(1).mean()):.2f} per cell")
     record("neighbour table (cached)", lambda: SPACE.neighbours(loaded), args.repeats)
 
     rng = np.random.default_rng(0)
@@ -107,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ops = rng.integers(0, 5, (10_000, 7)).astype(np.int8)
     ops[:, 0], ops[:, 6] = 0, 4
     valid = record("is_valid_batch, 10,000 decodings", lambda: SPACE.is_valid_batch(adj, ops), args.repeats)
-    rows[-1] = (*rows[-1][:3], f"{int(valid.sum()):,} valid")
+    note(f"{int(valid.sum()):,} valid")
     record("lookup, 10,000 decodings", lambda: SPACE.lookup(loaded, adj, ops), args.repeats, "no MD5")
     load_after = os.getloadavg()
 
@@ -124,8 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         },
         "config": vars(args),
         "phases": [
-            {"phase": name, "median_s": round(m, 4), "times_s": [round(t, 4) for t in ts], "note": note}
-            for name, m, ts, note in rows
+            {
+                "phase": name,
+                "median_s": round(m, 4),
+                "times_s": [round(t, 4) for t in ts],
+                "cpu_s": [round(c, 4) for c in cs],
+                "note": text,
+            }
+            for name, m, ts, cs, text in rows
         ],
     }
     out = write_json(args.out, result)

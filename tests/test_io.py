@@ -48,3 +48,12 @@ def test_write_json_roundtrip_numpy_values(tmp_path):
 
     path = _io.write_json(tmp_path / "m.json", {"a": np.float32(0.5), "b": np.arange(2), "c": tmp_path})
     assert json.loads(path.read_text()) == {"a": 0.5, "b": [0, 1], "c": str(tmp_path)}
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    path = _io.write_json(tmp_path / "summary.json", {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)

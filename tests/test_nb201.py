@@ -228,6 +228,28 @@ def test_fast_hash_matches_hash_module():
     np.testing.assert_array_equal(hash_graphs(adj, labels, workers=2, chunk=64), fast)
 
 
+def test_hash_workers_after_jax_import():
+    """With JAX loaded the workers come from a fork server (forking JAX's threads can deadlock)."""
+    script = (
+        "import jax, numpy as np\n"
+        "from a2v_jax.spaces.hash_batch import HashPool, _context, hash_graphs\n"
+        "from a2v_jax.spaces.graph_hash import hash_module\n"
+        "assert _context().get_start_method() == 'forkserver'\n"
+        "rng = np.random.default_rng(0)\n"
+        "adj = np.triu(rng.integers(0, 2, (300, 8, 8)), 1); lab = rng.integers(0, 7, (300, 8))\n"
+        "ref = [hash_module(a, l.tolist()) for a, l in zip(adj, lab)]\n"
+        "assert hash_graphs(adj, lab, workers=2, chunk=50).tolist() == ref\n"
+        "with HashPool(2, chunk=64) as pool:\n"
+        "    assert pool.map(adj, lab).tolist() == ref\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert "fork()" not in done.stderr
+
+
 def test_cache_round_trip_and_damage(tmp_path):
     first = SPACE.load(cache=tmp_path)
     assert first.path == tmp_path / "nb201" / "cells.npz" and first.path.exists()

@@ -13,6 +13,10 @@ reaches it still counts.
 
 Elapsed time is summed with Kahan compensation: float32 alone drifts by whole seconds over a
 1.5e6 s NB101 budget, enough to move the stopping query.
+
+`Problem.feature_sqnorm` (||features||^2 per cell) is computed once by `create`: every
+nearest-neighbour query needs it, and recomputing it inside a vmapped loop would cost as much
+again as the distance products themselves.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Problem:
     test:       float32 [N] test accuracy reported for the incumbent.
     cost:       float32 [N] simulated seconds charged per query.
     neighbours: int32 [N, K] cells one mutation away (-1 = none), for evolution; [N, 0] if unused.
+    feature_sqnorm: float32 [N] squared norm of each feature row (for nearest-neighbour search).
     max_time:   simulated-seconds budget (inf = none).
     max_queries: query budget; also the trace capacity (static).
     """
@@ -41,6 +46,7 @@ class Problem:
     test: jax.Array
     cost: jax.Array
     neighbours: jax.Array
+    feature_sqnorm: jax.Array
     max_time: jax.Array
     max_queries: int = struct.field(pytree_node=False)
 
@@ -62,31 +68,46 @@ class Problem:
         """Validate host arrays and move them to device.
 
         With only a time budget, the trace capacity is the most queries that budget can buy
-        (budget / cheapest cell + 1), capped at the number of cells.
+        (budget / cheapest cell + 1). Either way it is capped at the number of cells: a search
+        that never repeats a query cannot make more, and this bound is what guarantees that one
+        always finds an unqueried cell while its budget lasts.
         """
         reward = np.asarray(reward, np.float32)
         n = reward.shape[0]
         features = np.asarray(features, np.float32)
         test = np.asarray(test, np.float32)
         cost = np.asarray(cost, np.float32)
+        if reward.ndim != 1 or features.ndim != 2:
+            raise ValueError(f"reward must be [N] and features [N, d]; got {reward.shape} and {features.shape}")
         for name, arr in (("features", features), ("test", test), ("cost", cost)):
             if arr.shape[0] != n:
                 raise ValueError(f"{name} has {arr.shape[0]} rows, reward has {n}")
         if not np.all(np.isfinite(reward)) or not np.all(np.isfinite(cost)) or (cost < 0).any():
             raise ValueError("reward and cost must be finite, cost non-negative")
+        if not np.all(np.isfinite(features)):
+            raise ValueError("features contain NaN or infinite values")
+        if max_queries is not None and max_queries < 1:
+            raise ValueError(f"max_queries must be positive, got {max_queries}")
         if max_queries is None:
             if not np.isfinite(max_time):
                 raise ValueError("give a time budget, a query budget, or both")
             cheapest = float(cost.min())
             max_queries = n if cheapest <= 0 else int(min(n, np.floor(max_time / cheapest) + 1))
+        max_queries = min(int(max_queries), n)
         if neighbours is None:
             neighbours = np.zeros((n, 0), np.int32)
+        neighbours = np.asarray(neighbours)
+        if neighbours.ndim != 2 or neighbours.shape[0] != n:
+            raise ValueError(f"neighbours must be [N={n}, K], got {neighbours.shape}")
+        if neighbours.size and (neighbours.min() < -1 or neighbours.max() >= n):
+            raise ValueError("neighbours hold indices outside [-1, N)")
         return cls(
             features=jnp.asarray(features),
             reward=jnp.asarray(reward),
             test=jnp.asarray(test),
             cost=jnp.asarray(cost),
             neighbours=jnp.asarray(neighbours, jnp.int32),
+            feature_sqnorm=jnp.asarray(np.square(features.astype(np.float64)).sum(axis=1).astype(np.float32)),
             max_time=jnp.asarray(max_time, jnp.float32),
             max_queries=int(max_queries),
         )

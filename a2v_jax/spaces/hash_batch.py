@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -59,6 +60,12 @@ def _chunks(adjacency: np.ndarray, labels: np.ndarray, size: int) -> Iterator[tu
         yield adjacency[start : start + size], labels[start : start + size]
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """fork (instant) unless JAX is loaded: JAX runs threads, and forking a threaded process can
+    deadlock (JAX warns), so then the workers come from a fork server that never imported JAX."""
+    return multiprocessing.get_context("forkserver" if "jax" in sys.modules else "fork")
+
+
 def default_workers() -> int:
     """Processes for hashing: the cores this process may use."""
     try:
@@ -73,7 +80,7 @@ def hash_graphs(
     """<U32 [B]: `hash_module(adjacency[i], labels[i])` for every graph of a batch.
 
     adjacency: 0/1 [B, n, n] (row = source); labels: int [B, n]. `workers` > 1 hashes chunks on that
-    many forked processes (None: all usable cores); the result is the same either way.
+    many processes (None: all usable cores); the result is the same either way.
     """
     adj = np.asarray(adjacency).astype(np.int64, copy=False)
     lab = np.asarray(labels).astype(np.int64, copy=False)
@@ -82,19 +89,19 @@ def hash_graphs(
     workers = default_workers() if workers is None else max(1, int(workers))
     if workers == 1 or adj.shape[0] <= chunk:
         return _hash_chunk((adj, lab)) if adj.shape[0] else np.zeros(0, dtype="<U32")
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with _context().Pool(workers) as pool:
         parts = pool.map(_hash_chunk, list(_chunks(adj, lab, chunk)))
     return np.concatenate(parts)
 
 
 class HashPool:
-    """A pool of forked hashing processes kept open across many batches (the DARTS sampler hashes
+    """A pool of hashing processes kept open across many batches (the DARTS sampler hashes
     batch after batch); `map` keeps the input order. With one worker it hashes in this process."""
 
     def __init__(self, workers: int | None = None, chunk: int = 2048):
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self.chunk = chunk
-        self._pool = multiprocessing.get_context("fork").Pool(self.workers) if self.workers > 1 else None
+        self._pool = _context().Pool(self.workers) if self.workers > 1 else None
 
     def map(self, adjacency: np.ndarray, labels: np.ndarray) -> np.ndarray:
         adj = np.asarray(adjacency).astype(np.int64, copy=False)

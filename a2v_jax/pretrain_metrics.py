@@ -1,0 +1,204 @@
+"""Pretraining metrics of paper Table 1: reconstruction accuracy, validity and uniqueness.
+
+Reconstruction (held-out cells, eval mode, z = mu):
+- `reconstruction_accuracy`: share of cells decoded *exactly*, the paper's definition. Ops are the
+  argmax over the real vertices of the cell; edges are p > 0.5 (logit > 0) over the whole strict
+  upper triangle, padding vertices included. So a padding vertex is judged only by its edges: it
+  must have none, which makes the decoding the same cell once unconnected vertices are pruned (its
+  op is free, since the decoder has no "padding" class and pruning drops it anyway).
+- `op_accuracy` / `edge_accuracy`: the published per-element numbers. Op accuracy compares argmaxes
+  over all n vertices, padding included (a padding row's target argmax is op 0, as in the
+  published code); edge accuracy is over the strict upper triangle.
+
+Validity / uniqueness (the published recipe): z ~ N(0, I) of shape [n, d] per sample, scaled and
+shifted by the per-(vertex, dimension) std and mean of the training set's mu (the published
+`Z.std(0)`, `Z.mean(0)` over Z [cells, n, d]; unbiased std), decoded in eval mode: ops by argmax
+over every vertex, edges p > 0.5 on the strict upper triangle.
+- `validity`: share of decodings that `space.is_valid` accepts; `uniqueness`: distinct
+  `space.graph_hash` values among them / number valid.
+- `validity_published` / `uniqueness_published`: the published checks. NB101 uses the official
+  API (`space.is_valid` is that); NB201 checks only the ops (input first, output last, cell ops on
+  vertices 2..n-2, vertex 1 unchecked) and ignores the adjacency entirely; DARTS checks the ops and
+  that each op vertex has an incoming edge from the vertices the published `is_valid_darts` scans.
+  Published uniqueness hashes the unpruned decoded matrix with its op labels.
+Decodings are deduplicated (by their bytes) before any host-side check, so each distinct decoding
+is checked and hashed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from .model.loss import upper_mask
+from .spaces.base import SearchSpace
+from .spaces.hash_batch import hash_graphs
+
+MU_STATS_DTYPE = jnp.float32
+
+
+@struct.dataclass
+class MomentStats:
+    """Running count / mean / sum of squared deviations per (vertex, dimension) (Chan et al. merge)."""
+
+    count: jax.Array
+    mean: jax.Array
+    m2: jax.Array
+
+    @classmethod
+    def zeros(cls, num_nodes: int, latent: int) -> MomentStats:
+        z = jnp.zeros((num_nodes, latent), MU_STATS_DTYPE)
+        return cls(jnp.zeros((), MU_STATS_DTYPE), z, z)
+
+    def merge(self, values: jax.Array, weight: jax.Array) -> MomentStats:
+        """Add the rows of `values` [B, n, d] whose `weight` [B] is 1."""
+        w = weight.astype(MU_STATS_DTYPE)[:, None, None]
+        count_b = w.sum()
+        safe = jnp.maximum(count_b, 1.0)
+        mean_b = (values * w).sum(axis=0) / safe
+        m2_b = (jnp.square(values - mean_b) * w).sum(axis=0)
+        total = self.count + count_b
+        safe_total = jnp.maximum(total, 1.0)
+        delta = mean_b - self.mean
+        mean = self.mean + delta * count_b / safe_total
+        m2 = self.m2 + m2_b + jnp.square(delta) * self.count * count_b / safe_total
+        return MomentStats(total, mean, m2)
+
+    def std(self) -> jax.Array:
+        """Unbiased standard deviation, as `torch.std`."""
+        return jnp.sqrt(self.m2 / jnp.maximum(self.count - 1.0, 1.0))
+
+
+@struct.dataclass
+class ReconstructionCounts:
+    graphs: jax.Array
+    exact: jax.Array
+    op_correct: jax.Array
+    op_total: jax.Array
+    edge_correct: jax.Array
+    edge_total: jax.Array
+
+    def __add__(self, other: ReconstructionCounts) -> ReconstructionCounts:
+        return jax.tree_util.tree_map(jnp.add, self, other)
+
+    def summary(self) -> dict[str, float]:
+        c = jax.tree_util.tree_map(lambda x: float(np.asarray(x)), self)
+        return {
+            "reconstruction_accuracy": c.exact / max(c.graphs, 1.0),
+            "op_accuracy": c.op_correct / max(c.op_total, 1.0),
+            "edge_accuracy": c.edge_correct / max(c.edge_total, 1.0),
+            "held_out_cells": int(c.graphs),
+        }
+
+
+def reconstruction_counts(
+    ops_logits: jax.Array,
+    adj_logits: jax.Array,
+    ops_target: jax.Array,
+    adj_target: jax.Array,
+    graph_mask: jax.Array,
+) -> ReconstructionCounts:
+    """Exact-match and per-element counts of one batch (jit-friendly)."""
+    n = ops_logits.shape[1]
+    w = graph_mask.astype(jnp.float32)
+    real_vertex = ops_target.sum(axis=-1) > 0
+    op_match = jnp.argmax(ops_logits, axis=-1) == jnp.argmax(ops_target, axis=-1)
+    upper = upper_mask(n).astype(bool)
+    edge_match = ((adj_logits > 0) == (adj_target > 0.5)) | ~upper
+    exact = jnp.all(op_match | ~real_vertex, axis=1) & jnp.all(edge_match, axis=(1, 2))
+    pairs = n * (n - 1) / 2
+    return ReconstructionCounts(
+        graphs=w.sum(),
+        exact=(exact * w).sum(),
+        op_correct=(op_match.sum(axis=1) * w).sum(),
+        op_total=w.sum() * n,
+        edge_correct=((edge_match.sum(axis=(1, 2)) - (n * n - pairs)) * w).sum(),
+        edge_total=w.sum() * pairs,
+    )
+
+
+def decode_latents(logits_fn: Callable, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Discrete cells from latent codes [S, n, d]: ops int8 [S, n] by argmax, adjacency uint8
+    [S, n, n] from p > 0.5 on the strict upper triangle."""
+    ops_logits, adj_logits = logits_fn(z)
+    n = z.shape[1]
+    ops = jnp.argmax(ops_logits, axis=-1).astype(jnp.int8)
+    adjacency = ((adj_logits > 0) & upper_mask(n).astype(bool)).astype(jnp.uint8)
+    return ops, adjacency
+
+
+def prior_latents(key: jax.Array, num: int, mean: jax.Array, std: jax.Array) -> jax.Array:
+    """`num` latent codes z ~ N(0, I) * std + mean, shaped [num, n, d] like mean/std."""
+    return jax.random.normal(key, (num, *mean.shape), mean.dtype) * std + mean
+
+
+# ---------------------------------------------------------------- host-side checks
+
+
+def published_valid(space_name: str, adjacency: np.ndarray, ops: np.ndarray, num_ops: int) -> np.ndarray | None:
+    """The published validity check, vectorised over [S, n, n] / [S, n]; None where it is the
+    space's own (`is_valid`), as for NB101 (the official API)."""
+    if space_name == "nb201":
+        interior = ops[:, 2:-1]
+        return (ops[:, 0] == 0) & (ops[:, -1] == num_ops - 1) & np.all((interior >= 1) & (interior <= num_ops - 2), axis=1)
+    if space_name == "darts":
+        ok = (ops[:, 0] == 0) & (ops[:, 1] == 1) & (ops[:, -1] == num_ops - 1)
+        ok &= np.all((ops[:, 2:-1] >= 2) & (ops[:, 2:-1] <= num_ops - 2), axis=1)
+        # op vertex v must have an edge from rows [0, scan) (the published B0..B3 checks)
+        for v, scan in ((2, 2), (3, 2), (4, 4), (5, 4), (6, 6), (7, 6), (8, 8), (9, 8)):
+            ok &= adjacency[:, :scan, v].sum(axis=1) > 0
+        return ok
+    return None
+
+
+def space_valid(space: SearchSpace, adjacency: np.ndarray, ops: np.ndarray, rule: str | None = None) -> np.ndarray | None:
+    """The space's validity of each row, through its vectorised `is_valid_batch` when it has one.
+
+    With `rule`, only a space that offers that named rule answers (others: None).
+    """
+    kwargs = {} if rule is None else {"rule": rule}
+    batch = getattr(space, "is_valid_batch", None)
+    if batch is not None:
+        try:
+            return np.asarray(batch(adjacency, ops, **kwargs), bool)
+        except (TypeError, ValueError):
+            if rule is not None:
+                return None
+    elif rule is not None:
+        return None
+    return np.array([bool(space.is_valid(a, o)) for a, o in zip(adjacency, ops, strict=True)], bool)
+
+
+def prior_metrics(space: SearchSpace, ops: np.ndarray, adjacency: np.ndarray) -> dict[str, float]:
+    """Validity and uniqueness of decoded samples, by the space's checks and by the published ones."""
+    ops = np.asarray(ops, np.int8)
+    adjacency = np.asarray(adjacency, np.uint8)
+    total = ops.shape[0]
+    n = ops.shape[1]
+    keys = np.concatenate([ops.view(np.uint8), np.packbits(adjacency.reshape(total, n * n), axis=1)], axis=1)
+    _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+    u_ops, u_adj = ops[first], adjacency[first]
+
+    valid = space_valid(space, u_adj, u_ops)
+    hashes = {space.graph_hash(u_adj[i], u_ops[i]) for i in np.flatnonzero(valid)}
+    num_valid = int(counts[valid].sum())
+
+    published = space_valid(space, u_adj, u_ops, rule="published")
+    if published is None:
+        published = published_valid(space.name, u_adj, u_ops, space.num_ops)
+    pub_valid = valid if published is None else published
+    # the published code hashes the unpruned decoding with its op labels
+    pub_hashes = set(hash_graphs(u_adj[pub_valid], u_ops[pub_valid], workers=1).tolist())
+    num_pub = int(counts[pub_valid].sum())
+    return {
+        "validity": num_valid / total,
+        "uniqueness": len(hashes) / num_valid if num_valid else 0.0,
+        "validity_published": num_pub / total,
+        "uniqueness_published": len(pub_hashes) / num_pub if num_pub else 0.0,
+        "prior_samples": total,
+        "distinct_decodings": int(len(first)),
+    }

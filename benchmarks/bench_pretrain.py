@@ -1,0 +1,226 @@
+"""Pretraining speed: training steps/s at batch 32 and whole-space embedding export time.
+
+    python benchmarks/bench_pretrain.py [--repeats 5] [--steps 500] [--published /path/to/python]
+
+Training speed is measured on cells shaped like each space (NB101: 7 vertices, 5 ops; NB201: 8, 7;
+DARTS: 11, 11), with the scanned, jitted training chunk `python -m a2v_jax.pretrain` runs, compile
+time excluded; "train" is the training-mode step (BatchNorm batch statistics, sampling, dropout),
+"eval" the eval-mode step the published code runs after its first epoch. Each figure is the median
+of `--repeats` timed chunks. The machine is shared, so the table also records the load average.
+
+Embedding export: the eval-mode encoder over 423,624 NB101-shaped cells (the size of the whole
+NB101 space), mean readout, including the transfer of the [N, 16] result to the host.
+
+`--published PYTHON` also times the published PyTorch training step (its own `Model`,
+`VAEReconstructed_Loss`, `preprocessing`, clipping and Adam, imported from a checkout given by
+`--published-repo`) with the interpreter PYTHON (which must have torch), on the same shapes, in
+the same run, so the ratio is measured under the same load; it tries each of
+`--published-threads` torch thread counts and compares against the fastest.
+
+Results: printed as a table and written to benchmarks/results/bench_pretrain.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from a2v_jax import _io  # noqa: E402
+from a2v_jax.graphs import graph_set  # noqa: E402
+from a2v_jax.model import ModelConfig  # noqa: E402
+from a2v_jax.trainer import Trainer  # noqa: E402
+
+SHAPES = {"nb101": (7, 5), "nb201": (8, 7), "darts": (11, 11)}
+PUBLISHED_STEPS_PER_S = {"nb101": 148.0, "nb201": 157.0}  # REFERENCE.md, this machine kind
+
+
+def synthetic_cells(count: int, n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random DAG cells of a space's shape: a path through 2..n vertices plus random forward edges,
+    input op first, output op last, zero padding after the last vertex (vectorised)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(max(2, n - 2), n + 1, size=count)
+    rows = np.arange(n)
+    real = rows[None, :] < sizes[:, None]
+    adj = np.triu(rng.random((count, n, n)) < 0.25, 1)
+    adj |= (rows[None, :, None] + 1 == rows[None, None, :]) & real[:, :, None]
+    adj &= real[:, :, None] & real[:, None, :]
+    ops = rng.integers(1, k - 1, size=(count, n)).astype(np.int8)
+    ops[:, 0] = 0
+    ops[np.arange(count), sizes - 1] = k - 1
+    ops[~real] = -1
+    return adj.astype(np.uint8), ops
+
+
+def time_training(space: str, steps: int, repeats: int, train_mode: bool, cells: int = 20_000) -> dict:
+    n, k = SHAPES[space]
+    data = graph_set(synthetic_cells(cells, n, k), k)
+    trainer = Trainer(ModelConfig.for_model("arch2vec", n, k), batch_size=32, chunk_steps=steps)
+    state = trainer.init(0, data)
+    batches, masks = trainer.epoch_order(state, jnp.arange(cells), 0, reshuffle=False)
+    batches, masks = batches[:steps], masks[:steps]
+    compile_s = trainer.compile_chunk(state, data, batches, masks, train_mode)
+    rates = []
+    for _ in range(repeats):
+        state = state.replace(position=jnp.zeros((), jnp.int32))
+        t0 = time.perf_counter()
+        state, losses = trainer.train_chunk(state, data, batches, masks, train_mode)
+        losses.block_until_ready()
+        rates.append(steps / (time.perf_counter() - t0))
+    return {"median": statistics.median(rates), "runs": [round(r, 1) for r in rates], "compile_seconds": round(compile_s, 2)}
+
+
+def time_embedding(repeats: int, count: int = 423_624) -> dict:
+    n, k = SHAPES["nb101"]
+    t0 = time.perf_counter()
+    data = graph_set(synthetic_cells(count, n, k, seed=1), k)
+    prep = time.perf_counter() - t0
+    trainer = Trainer(ModelConfig.for_model("arch2vec", n, k), batch_size=32, eval_batch=4096)
+    state = trainer.init(0, data)
+    index = jnp.arange(count)
+    np.asarray(trainer.embed(state, data, index))  # compile
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        emb = np.asarray(trainer.embed(state, data, index))
+        times.append(time.perf_counter() - t0)
+    assert emb.shape == (count, 16)
+    return {"cells": count, "median_seconds": round(statistics.median(times), 2), "runs": [round(t, 2) for t in times],
+            "graph_set_seconds": round(prep, 2)}
+
+
+PUBLISHED_SNIPPET = r"""
+import sys, time, statistics, json, numpy as np, torch, torch.nn as nn
+sys.path.insert(0, sys.argv[1])
+from models.model import Model, VAEReconstructed_Loss
+from models.configs import configs
+from utils.utils import preprocessing
+n, k, steps, repeats, threads = map(int, sys.argv[2:7])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+cfg = configs[4]
+model = Model(input_dim=k, hidden_dim=128, latent_dim=16, num_hops=5, num_mlp_layers=2, dropout=0.3, **cfg['GAE'])
+opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-08)
+data = np.load(sys.argv[7])
+A, X = torch.Tensor(data['adj']), torch.Tensor(data['ops'])
+def run(train):
+    model.train(train)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        adj, ops = A[32 * i: 32 * i + 32], X[32 * i: 32 * i + 32]
+        opt.zero_grad()
+        adj, ops, rev = preprocessing(adj, ops, **cfg['prep'])
+        ops_r, adj_r, mu, logvar = model(ops, adj.to(torch.long))
+        adj_r, ops_r = rev(adj_r, ops_r)
+        adj, ops = rev(adj, ops)
+        loss = VAEReconstructed_Loss(**cfg['loss'])((ops_r, adj_r), (ops, adj), mu, logvar)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5)
+        opt.step()
+        loss.item()
+    return steps / (time.perf_counter() - t0)
+out = {}
+for train in (True, False):
+    run(train)
+    rates = [run(train) for _ in range(repeats)]
+    out['train' if train else 'eval'] = {'median': statistics.median(rates), 'runs': [round(r, 1) for r in rates]}
+out['threads'] = torch.get_num_threads()
+out['torch'] = torch.__version__
+print(json.dumps(out))
+"""
+
+
+def time_published(python: str, repo: str, space: str, steps: int, repeats: int, threads: list[int]) -> dict:
+    """The published step's steps/s with each torch thread count; "train"/"eval" take the best count
+    (on a busy machine two torch threads can be several times slower than one)."""
+    n, k = SHAPES[space]
+    adj, ops = synthetic_cells(steps * 32, n, k, seed=2)
+    onehot = np.zeros((*ops.shape, k), np.float32)
+    idx = np.nonzero(ops >= 0)
+    onehot[idx[0], idx[1], ops[idx]] = 1
+    by_threads = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez(Path(tmp) / "cells.npz", adj=adj.astype(np.float32), ops=onehot)
+        (Path(tmp) / "snippet.py").write_text(PUBLISHED_SNIPPET)
+        for t in threads:
+            proc = subprocess.run(
+                [python, str(Path(tmp) / "snippet.py"), repo, str(n), str(k), str(steps), str(repeats), str(t),
+                 str(Path(tmp) / "cells.npz")],
+                capture_output=True, text=True, check=True,
+            )
+            by_threads[t] = json.loads(proc.stdout.strip().splitlines()[-1])
+    best = {mode: max(by_threads.values(), key=lambda r: r[mode]["median"])[mode] for mode in ("train", "eval")}
+    return {**best, "by_threads": by_threads}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--steps", type=int, default=500, help="training steps per timed chunk")
+    p.add_argument("--spaces", nargs="+", default=["nb101", "nb201", "darts"], choices=sorted(SHAPES))
+    p.add_argument("--no-embedding", action="store_true", help="skip the 423,624-cell embedding export timing")
+    p.add_argument("--published", default=None, help="python interpreter with torch, to time the published step too")
+    p.add_argument("--published-repo", default=None, help="checkout of the published arch2vec code (with models/, utils/)")
+    p.add_argument("--published-threads", nargs="+", type=int, default=[1, 2], help="torch thread counts to try")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_pretrain.json"))
+    args = p.parse_args(argv)
+    if args.published and not args.published_repo:
+        p.error("--published needs --published-repo")
+
+    results: dict = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
+                    "backend": jax.default_backend(), "load_average_start": os.getloadavg()},
+        "batch_size": 32, "steps_per_chunk": args.steps, "repeats": args.repeats,
+        "published_reference_steps_per_s": PUBLISHED_STEPS_PER_S, "training": {}, "published_measured": {},
+    }
+    rows = []
+    for space in args.spaces:
+        entry = {mode: time_training(space, args.steps, args.repeats, mode == "train") for mode in ("train", "eval")}
+        results["training"][space] = entry
+        published = PUBLISHED_STEPS_PER_S.get(space)
+        measured = None
+        if args.published:
+            measured = time_published(args.published, args.published_repo, space, args.steps, args.repeats, args.published_threads)
+            results["published_measured"][space] = measured
+        rows.append((space, entry, published, measured))
+    if not args.no_embedding:
+        results["embedding"] = time_embedding(max(1, min(args.repeats, 3)))
+    results["machine"]["load_average_end"] = os.getloadavg()
+    _io.write_json(args.out, results)
+
+    print(f"training steps/s at batch 32 (median of {args.repeats} x {args.steps} steps, compile excluded)")
+    print(f"{'space':6} {'mode':5} {'a2v_jax':>9} {'published':>10} {'ratio':>6}   runs")
+    for space, entry, published, measured in rows:
+        for mode in ("train", "eval"):
+            ours = entry[mode]["median"]
+            if measured is not None:
+                ref, src = measured[mode]["median"], "measured"
+            else:
+                ref, src = published, "REFERENCE.md"
+            ratio = f"{ours / ref:5.2f}x" if ref else "   -"
+            ref_text = f"{ref:10.1f}" if ref else f"{'-':>10}"
+            print(f"{space:6} {mode:5} {ours:9.1f} {ref_text} {ratio}   {entry[mode]['runs']} (published: {src})")
+    if "embedding" in results:
+        e = results["embedding"]
+        print(f"embedding export, {e['cells']:,} NB101-shaped cells: {e['median_seconds']:.2f} s (runs {e['runs']})")
+    print(f"load average {results['machine']['load_average_start']} -> {results['machine']['load_average_end']}")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

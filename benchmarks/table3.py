@@ -1,0 +1,128 @@
+"""Paper Table 3 (NAS-Bench-201): every method x dataset x preset, with the published numbers beside.
+
+Each cell of the table is one `run_search` (one CLI command: `python -m a2v_jax.search --space nb201
+--dataset D --method M --preset P --seeds S --embeddings E --out DIR`), written to
+`<runs>/<method>-<preset>-<dataset>/`. The table goes to benchmarks/results/table3.{json,md}.
+
+Reported: mean +- std over seeds (population std, as the published summary script) of the
+incumbent's validation ('valid' column: 200-epoch, as the paper's Table 3) and test accuracy, %.
+
+    python benchmarks/table3.py --embeddings runs/pretrain/embeddings.npz [--seeds 500]
+    python benchmarks/table3.py --stand-in --seeds 20      # no learned embeddings: a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _data import nb201_benchmark, nb201_neighbours, stand_in_embeddings  # noqa: E402
+
+from a2v_jax._io import atomic_path, write_json  # noqa: E402
+from a2v_jax.search.api import run_search  # noqa: E402
+from a2v_jax.search.methods import MethodNotAvailable, get_method  # noqa: E402
+
+DATASETS = ("cifar10", "cifar100", "imagenet16-120")
+# Paper Table 3: test accuracy %, mean +- std over 500 runs (CIFAR-10 / CIFAR-100 / ImageNet16-120)
+PAPER = {
+    "rl": ((94.12, 0.42), (73.15, 0.78), (46.16, 0.38)),
+    "bo": ((94.18, 0.24), (73.37, 0.30), (46.27, 0.37)),
+    "re": ((93.84, 0.43), (72.86, 0.55), (45.63, 0.64)),
+    "rs": ((93.75, 0.37), (72.05, 0.77), (45.33, 0.79)),
+}
+# The published code re-run on the rebuilt data (REFERENCE.md): test %, RL 50 seeds, DNGO 3-5 seeds
+PUBLISHED_CODE = {
+    "rl": ((93.89, 0.71), (72.82, 0.98), (46.23, 0.23)),
+    "bo": ((93.91, 0.30), (71.78, 0.89), (45.39, 0.79)),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--embeddings", type=Path, help="NB201 embeddings.npz from pretraining")
+    src.add_argument("--stand-in", action="store_true", help="use the one-hot stand-in embeddings (not learned)")
+    ap.add_argument("--seeds", type=int, default=500)
+    ap.add_argument("--methods", default="rl,bo,rs,re")
+    ap.add_argument("--presets", default="reference,fixed")
+    ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "table3", help="folder for the per-run outputs")
+    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--note", default="", help="provenance of the embeddings, written into the table")
+    args = ap.parse_args()
+
+    if args.stand_in:
+        emb, emb_source = stand_in_embeddings()
+    else:
+        emb, emb_source = args.embeddings, str(args.embeddings)
+    nbrs, nb_source = nb201_neighbours()
+    methods = []
+    for m in args.methods.split(","):
+        try:
+            get_method(m)
+            methods.append(m)
+        except MethodNotAvailable as e:
+            print(f"skipping {m}: {e}")
+    rows = []
+    for dataset in args.datasets.split(","):
+        bench, bench_source = nb201_benchmark(dataset)
+        di = DATASETS.index(dataset)
+        for m in methods:
+            for preset in args.presets.split(","):
+                out = args.runs / f"{m}-{preset}-{dataset}"
+                res = run_search(
+                    space="nb201", dataset=dataset, method=m, seeds=args.seeds, preset=preset,
+                    embeddings=emb if m in ("rl", "bo") else None, benchmark=bench,
+                    neighbours=nbrs if m == "re" else None, out=out, progress=True,
+                )
+                s = res.summary
+                paper = PAPER.get(m, ((np.nan, np.nan),) * 3)[di]
+                code = PUBLISHED_CODE.get(m, ((np.nan, np.nan),) * 3)[di]
+                rows.append({
+                    "dataset": dataset, "method": m, "preset": preset, "seeds": s["seeds"],
+                    "valid_mean": 100 * s["final_valid_role_mean"], "valid_std": 100 * s["final_valid_role_std"],
+                    "test_mean": 100 * s["final_test_mean"], "test_std": 100 * s["final_test_std"],
+                    "reward_mean": 100 * s["final_valid_mean"],
+                    "queries_mean": s["queries_mean"], "repeated_queries_mean": s["repeated_queries_mean"],
+                    "paper_test_mean": paper[0], "paper_test_std": paper[1],
+                    "published_code_test_mean": code[0], "published_code_test_std": code[1],
+                    "seconds": s["seconds"], "run_dir": str(out), "benchmark": bench_source,
+                })
+                print(f"{dataset:15s} {m:3s} {preset:9s} test {rows[-1]['test_mean']:.2f} +- {rows[-1]['test_std']:.2f}"
+                      f"  (paper {paper[0]:.2f} +- {paper[1]:.2f})", flush=True)
+
+    fmt = lambda m, s: "-" if np.isnan(m) else f"{m:.2f} +- {s:.2f}"  # noqa: E731
+    lines = [
+        f"Embeddings: {emb_source}{f' ({args.note})' if args.note else ''}. Seeds: {args.seeds}. "
+        f"Neighbours (RE): {nb_source}. Benchmark: {rows[0]['benchmark'] if rows else '-'}.",
+        "Valid: the incumbent's 'valid' column (200-epoch); test: its test accuracy; %, mean +- std over seeds.",
+        "",
+        "| dataset | method | preset | valid | test | paper test | published code test | queries | repeats | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['dataset']} | {r['method']} | {r['preset']} | {fmt(r['valid_mean'], r['valid_std'])} | "
+            f"{fmt(r['test_mean'], r['test_std'])} | {fmt(r['paper_test_mean'], r['paper_test_std'])} | "
+            f"{fmt(r['published_code_test_mean'], r['published_code_test_std'])} | {r['queries_mean']:.1f} | "
+            f"{r['repeated_queries_mean']:.1f} | {r['seconds']:.1f} |"
+        )
+    md = "\n".join(lines) + "\n"
+    args.results.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.results / "table3.md") as tmp:
+        tmp.write_text(md)
+    write_json(args.results / "table3.json", {"embeddings": emb_source, "note": args.note, "neighbours": nb_source,
+                                              "seeds": args.seeds, "rows": rows})
+    print("\n" + md)
+    print(f"wrote {args.results / 'table3.md'} and table3.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Seeds sharded over a device mesh give the same results as one device (4 CPU devices, in a subprocess
+because the device count is fixed when JAX starts)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = r"""
+import jax, numpy as np
+assert len(jax.devices()) == 4, jax.devices()
+from search_problems import synthetic_problem
+from a2v_jax.search import random_search, reinforce, runner
+problem = synthetic_problem(2000.0)
+mesh = runner.make_mesh(4)
+keys = runner.seed_keys(10)  # not a multiple of 4: padded per device, trimmed after
+for mod, preset in ((random_search, "fixed"), (reinforce, "fixed")):
+    cfg = mod.config_for("nb201", "cifar10", preset)
+    one = runner.run_seeds(mod, keys, problem, cfg)
+    sharded = runner.run_seeds(mod, keys, problem, cfg, mesh=mesh)
+    assert sharded.trace.index.shape == one.trace.index.shape
+    devices = {s.device for s in sharded.trace.index.addressable_shards}
+    assert len(devices) == 4, devices
+    np.testing.assert_array_equal(np.asarray(one.trace.index), np.asarray(sharded.trace.index))
+    np.testing.assert_allclose(np.asarray(one.trace.time), np.asarray(sharded.trace.time), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(one.trace.incumbent_test), np.asarray(sharded.trace.incumbent_test))
+    if mod is random_search:
+        chunked = runner.run_seeds(mod, keys, problem, cfg, mesh=mesh, seed_chunk=4)
+        np.testing.assert_array_equal(np.asarray(one.trace.index), np.asarray(chunked.trace.index))
+    print(mod.__name__, preset, "sharded == unsharded")
+print("OK")
+"""
+
+
+def test_sharded_equals_unsharded():
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("OK")
+
+
+def test_too_many_devices_is_a_clear_error():
+    import pytest
+
+    from a2v_jax.search.runner import make_mesh
+
+    with pytest.raises(ValueError, match="devices"):
+        make_mesh(10_000)
