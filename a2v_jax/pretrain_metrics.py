@@ -156,21 +156,11 @@ def published_valid(space_name: str, adjacency: np.ndarray, ops: np.ndarray, num
 
 
 def space_valid(space: SearchSpace, adjacency: np.ndarray, ops: np.ndarray, rule: str | None = None) -> np.ndarray | None:
-    """The space's validity of each row, through its vectorised `is_valid_batch` when it has one.
-
-    With `rule`, only a space that offers that named rule answers (others: None).
-    """
-    kwargs = {} if rule is None else {"rule": rule}
-    batch = getattr(space, "is_valid_batch", None)
-    if batch is not None:
-        try:
-            return np.asarray(batch(adjacency, ops, **kwargs), bool)
-        except (TypeError, ValueError):
-            if rule is not None:
-                return None
-    elif rule is not None:
+    """The space's validity of each row under `rule` (its default for None); None when the space
+    has no rule of that name."""
+    if rule is not None and rule not in space.rules:
         return None
-    return np.array([bool(space.is_valid(a, o)) for a, o in zip(adjacency, ops, strict=True)], bool)
+    return np.asarray(space.is_valid_batch(adjacency, ops, rule), bool)
 
 
 def prior_metrics(space: SearchSpace, ops: np.ndarray, adjacency: np.ndarray) -> dict[str, float]:

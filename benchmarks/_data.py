@@ -1,46 +1,64 @@
 """Where the benchmark scripts get NB201 tables, neighbours and embeddings.
 
-The project's own sources come first (`a2v_jax.data.load_benchmark`, the nb201 space module's
-`neighbours`); where this installation lacks them, the builder used by the tests
-(tests/nb201_tables.py, straight from the public files in the shared data folder) stands in, and
-the scripts record which source was used.
+Every source is the project's own, so a table in benchmarks/results/ can be rebuilt from a clean
+checkout plus the shared data folder: the benchmark tables from `a2v_jax.data.load_benchmark`,
+the neighbours from the space module, and the learned embeddings from a pretraining run that the
+script starts itself (and re-uses when its folder already holds the finished run with the same
+configuration).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from a2v_jax.data import load_benchmark  # noqa: E402
+from a2v_jax.data.benchmark import Benchmark  # noqa: E402
+from a2v_jax.pretrain import PretrainConfig  # noqa: E402
+from a2v_jax.pretrain import run as pretrain_run  # noqa: E402
+from a2v_jax.search.build import space_neighbours  # noqa: E402
 
 
-def _tests_builder():
-    sys.path.insert(0, str(ROOT / "tests"))
-    import nb201_tables
-
-    return nb201_tables
-
-
-def nb201_benchmark(dataset: str):
+def nb201_benchmark(dataset: str) -> tuple[Benchmark, str]:
     """(Benchmark, source description)."""
-    try:
-        from a2v_jax.data import load_benchmark  # type: ignore[attr-defined]
-    except ImportError:
-        return _tests_builder().nb201_benchmark(dataset), "tests/nb201_tables.py (a2v_jax.data.load_benchmark not installed)"
     return load_benchmark("nb201", dataset), "a2v_jax.data.load_benchmark"
 
 
-def nb201_neighbours():
-    try:
-        from a2v_jax.search.build import space_neighbours
-
-        return space_neighbours("nb201"), "nb201 space module"
-    except (ImportError, KeyError, RuntimeError):
-        return _tests_builder().nb201_neighbours(), "tests/nb201_tables.py (nb201 space module lacks neighbours)"
+def nb201_neighbours() -> tuple[np.ndarray, str]:
+    return space_neighbours("nb201"), "nb201 space module"
 
 
 def stand_in_embeddings() -> tuple[np.ndarray, str]:
     """One-hot ops projected to 16-d, divided by 4: structured, but not learned (see tests/test_search_quality.py)."""
-    return _tests_builder().onehot_embeddings() / 4, "one-hot op encoding x fixed Gaussian projection / 4 (stand-in)"
+    sys.path.insert(0, str(ROOT / "tests"))
+    import nb201_tables
+
+    return nb201_tables.onehot_embeddings() / 4, "one-hot op encoding x fixed Gaussian projection / 4 (stand-in)"
+
+
+def pretrained_embeddings(out: Path, space: str = "nb201", preset: str = "reference", seed: int = 0) -> tuple[Path, str]:
+    """Path of arch2vec embeddings from `python -m a2v_jax.pretrain --space S --preset P --seed K --out OUT`.
+
+    Runs the pretraining when `out` has no finished run of that configuration (about a minute
+    for NB201 on two cores), so a table's embeddings always come from a command it names.
+    """
+    config = PretrainConfig(space=space, preset=preset, seed=seed, out=str(out), progress=False)
+    shown = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
+    command = f"python -m a2v_jax.pretrain --space {space} --preset {preset} --seed {seed} --out {shown}"
+    emb = out / "embeddings.npz"
+    saved = out / "config.json"
+    wanted = {k: v for k, v in config.resolved().to_dict().items() if k not in ("progress", "resume", "overwrite")}
+    if emb.exists() and (out / "metrics.json").exists() and saved.exists():
+        got = json.loads(saved.read_text())
+        if all(got.get(k) == v for k, v in wanted.items()):
+            return emb, f"{command} (re-used)"
+    print(f"pretraining for the embeddings: {command}", flush=True)
+    config.overwrite = True
+    pretrain_run(config)
+    return emb, command

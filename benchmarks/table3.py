@@ -7,13 +7,20 @@ Each cell of the table is one `run_search` (one CLI command: `python -m a2v_jax.
 Reported: mean +- std over seeds (population std, as the published summary script) of the
 incumbent's validation ('valid' column: 200-epoch, as the paper's Table 3) and test accuracy, %.
 
-    python benchmarks/table3.py --embeddings runs/pretrain/embeddings.npz [--seeds 500]
+    python benchmarks/table3.py [--seeds 500]               # pretrains the embeddings first (~1 min)
+    python benchmarks/table3.py --embeddings runs/pretrain/embeddings.npz
     python benchmarks/table3.py --stand-in --seeds 20      # no learned embeddings: a smoke run
+
+Without --embeddings or --stand-in the embeddings are those of arch2vec pretrained on NB201 with
+the reference preset and seed 0 (`python -m a2v_jax.pretrain --space nb201 --preset reference
+--seed 0 --out <runs>/pretrain-nb201-reference-seed0`), run here first unless that folder
+already holds the finished run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -23,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _data import nb201_benchmark, nb201_neighbours, stand_in_embeddings  # noqa: E402
+from _data import nb201_benchmark, nb201_neighbours, pretrained_embeddings, stand_in_embeddings  # noqa: E402
 
 from a2v_jax._io import atomic_path, write_json  # noqa: E402
 from a2v_jax.search.api import run_search  # noqa: E402
@@ -44,10 +51,22 @@ PUBLISHED_CODE = {
 }
 
 
+def previous_summary(out: Path, method: str, preset: str, dataset: str, seeds: int) -> dict | None:
+    """The summary of a finished run of exactly this row, or None."""
+    path = out / "summary.json"
+    if not path.exists():
+        return None
+    s = json.loads(path.read_text())
+    same = (s.get("method"), s.get("preset"), s.get("dataset"), s.get("seeds")) == (method, preset, dataset, seeds)
+    if same:
+        print(f"re-using {path}")
+    return s if same else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--embeddings", type=Path, help="NB201 embeddings.npz from pretraining")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--embeddings", type=Path, help="NB201 embeddings.npz from pretraining (default: pretrain here, see above)")
     src.add_argument("--stand-in", action="store_true", help="use the one-hot stand-in embeddings (not learned)")
     ap.add_argument("--seeds", type=int, default=500)
     ap.add_argument("--methods", default="rl,bo,rs,re")
@@ -55,13 +74,18 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "table3", help="folder for the per-run outputs")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take a row from <runs>/<method>-<preset>-<dataset>/summary.json when that run has the same "
+                         "method, preset, dataset and seed count, instead of running it again")
     ap.add_argument("--note", default="", help="provenance of the embeddings, written into the table")
     args = ap.parse_args()
 
     if args.stand_in:
         emb, emb_source = stand_in_embeddings()
-    else:
+    elif args.embeddings is not None:
         emb, emb_source = args.embeddings, str(args.embeddings)
+    else:
+        emb, emb_source = pretrained_embeddings(args.runs / "pretrain-nb201-reference-seed0")
     nbrs, nb_source = nb201_neighbours()
     methods = []
     for m in args.methods.split(","):
@@ -77,12 +101,13 @@ def main() -> None:
         for m in methods:
             for preset in args.presets.split(","):
                 out = args.runs / f"{m}-{preset}-{dataset}"
-                res = run_search(
-                    space="nb201", dataset=dataset, method=m, seeds=args.seeds, preset=preset,
-                    embeddings=emb if m in ("rl", "bo") else None, benchmark=bench,
-                    neighbours=nbrs if m == "re" else None, out=out, progress=True,
-                )
-                s = res.summary
+                s = previous_summary(out, m, preset, dataset, args.seeds) if args.reuse else None
+                if s is None:
+                    s = run_search(
+                        space="nb201", dataset=dataset, method=m, seeds=args.seeds, preset=preset,
+                        embeddings=emb if m in ("rl", "bo") else None, benchmark=bench,
+                        neighbours=nbrs if m == "re" else None, out=out, progress=True,
+                    ).summary
                 paper = PAPER.get(m, ((np.nan, np.nan),) * 3)[di]
                 code = PUBLISHED_CODE.get(m, ((np.nan, np.nan),) * 3)[di]
                 rows.append({
@@ -93,7 +118,7 @@ def main() -> None:
                     "queries_mean": s["queries_mean"], "repeated_queries_mean": s["repeated_queries_mean"],
                     "paper_test_mean": paper[0], "paper_test_std": paper[1],
                     "published_code_test_mean": code[0], "published_code_test_std": code[1],
-                    "seconds": s["seconds"], "run_dir": str(out), "benchmark": bench_source,
+                    "seconds": s["seconds"], "run_dir": str(out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out), "benchmark": bench_source,
                 })
                 print(f"{dataset:15s} {m:3s} {preset:9s} test {rows[-1]['test_mean']:.2f} +- {rows[-1]['test_std']:.2f}"
                       f"  (paper {paper[0]:.2f} +- {paper[1]:.2f})", flush=True)

@@ -29,23 +29,6 @@ def nb201_subset(count: int, seed: int = 0) -> CellSet:
     return CellSet(cells.space, cells.adjacency[rows], cells.ops[rows], cells.hash[rows])
 
 
-class PerRowSpace(SearchSpace):
-    """A space that offers only the per-cell `is_valid` of another (no batch check, no named rules)."""
-
-    def __init__(self, inner: SearchSpace) -> None:
-        self.inner = inner
-        self.name, self.num_nodes, self.op_names = inner.name, inner.num_nodes, inner.op_names
-
-    def is_valid(self, adjacency, ops) -> bool:
-        return self.inner.is_valid(adjacency, ops)
-
-    def graph_hash(self, adjacency, ops) -> str:
-        return self.inner.graph_hash(adjacency, ops)
-
-    def build(self, **options) -> CellSet:
-        return self.inner.build(**options)
-
-
 def random_dags(count: int, n: int = 7, num_ops: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """NB101-shaped cells: 2..n vertices, input op 0 first, output op num_ops-1 last, a path
     0 -> 1 -> ... -> v-1 plus random extra forward edges; zero padding past the last vertex."""

@@ -89,16 +89,41 @@ class SearchSpace(ABC):
     def num_ops(self) -> int:
         return len(self.op_names)
 
-    @abstractmethod
-    def is_valid(self, adjacency: np.ndarray, ops: np.ndarray) -> bool:
+    rules: tuple[str, ...] = ()
+    """Names of the validity rules `is_valid` accepts; the first is the default."""
+
+    def is_valid(self, adjacency: Any, ops: Any, rule: str | None = None) -> bool:
         """Whether one (adjacency, ops) pair in this space's encoding is an architecture of the space.
 
-        Used on decoder outputs, so it must reject anything malformed rather than raise.
+        Used on decoder outputs, so anything malformed (wrong shapes, non-numbers, NaN, ragged
+        lists) is simply not valid; only an unknown `rule` raises ValueError.
         """
+        rule = self.check_rule(rule)
+        try:
+            return bool(self.is_valid_batch(np.asarray(adjacency)[None], np.asarray(ops)[None], rule)[0])
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return False
+
+    def check_rule(self, rule: str | None) -> str:
+        """`rule`, or the default rule for None; ValueError naming the choices for an unknown one."""
+        if rule is None:
+            return self.rules[0]
+        if rule not in self.rules:
+            raise ValueError(f"unknown validity rule {rule!r}; choose one of {', '.join(self.rules)}")
+        return rule
 
     @abstractmethod
-    def graph_hash(self, adjacency: np.ndarray, ops: np.ndarray) -> str:
-        """The NB101 graph hash of one cell in this space's encoding."""
+    def is_valid_batch(self, adjacency: Any, ops: Any, rule: str | None = None) -> np.ndarray:
+        """bool [B]: `is_valid` of each row of adjacency [B, n, n], ops [B, n]."""
+
+    def graph_hash(self, adjacency: Any, ops: Any) -> str:
+        """The NB101 graph hash of one cell in this space's encoding, op indices as labels (the
+        published code's choice for every space; NB101 overrides it with the official labels)."""
+        adj, op = np.asarray(adjacency), np.asarray(ops)
+        n = self.num_nodes
+        if adj.shape != (n, n) or op.shape != (n,):
+            raise ValueError(f"expected adjacency ({n}, {n}) and ops ({n},), got {adj.shape} and {op.shape}")
+        return hash_module(adj.astype(np.int64), op.astype(np.int64).tolist())
 
     @abstractmethod
     def build(self, **options: Any) -> CellSet:

@@ -52,7 +52,6 @@ from .._io import CorruptFileError, save_npz
 from .base import FORMAT_VERSION, CellSet, SearchSpace
 from .darts_macs import CONVENTIONS, MOBILE_LIMIT, PRIMITIVES, network_macs
 from .darts_sample import Sample, sample_cells
-from .graph_hash import hash_module
 
 OP_NAMES: tuple[str, ...] = ("c_k-2", "c_k-1", *PRIMITIVES, "output")
 INPUT0, INPUT1, OUTPUT = 0, 1, 10
@@ -322,29 +321,12 @@ class DartsSpace(SearchSpace):
     name = "darts"
     num_nodes = NUM_NODES
     op_names = OP_NAMES
+    rules = RULES
     build_options = ("num", "seed", "macs")
 
-    def is_valid(self, adjacency: Any, ops: Any, rule: str = "paper") -> bool:
-        """Whether one decoding is a DARTS cell (rules: module docstring). Never raises on malformed
-        input; an unknown rule raises ValueError."""
-        if rule not in RULES:
-            raise ValueError(f"unknown validity rule {rule!r}; choose one of {', '.join(RULES)}")
-        try:
-            adj, op = np.asarray(adjacency), np.asarray(ops)
-            return bool(valid_batch(adj[None], op[None], rule)[0])
-        except (TypeError, ValueError, OverflowError, IndexError):
-            return False
-
-    def is_valid_batch(self, adjacency: Any, ops: Any, rule: str = "paper") -> np.ndarray:
-        """bool [B]: `is_valid` of each row of adjacency [B, 11, 11], ops [B, 11]."""
-        return valid_batch(adjacency, ops, rule)
-
-    def graph_hash(self, adjacency: Any, ops: Any) -> str:
-        """NAS-Bench-101 hash of the 11-node graph, op indices as labels (as the published sampler)."""
-        adj, op = np.asarray(adjacency), np.asarray(ops)
-        if adj.shape != (NUM_NODES, NUM_NODES) or op.shape != (NUM_NODES,):
-            raise ValueError(f"expected adjacency (11, 11) and ops (11,), got {adj.shape} and {op.shape}")
-        return hash_module(adj.astype(np.int64), op.astype(np.int64).tolist())
+    def is_valid_batch(self, adjacency: Any, ops: Any, rule: str | None = None) -> np.ndarray:
+        """bool [B]: `is_valid` of each row of adjacency [B, 11, 11], ops [B, 11] (rules: module docstring)."""
+        return valid_batch(adjacency, ops, self.check_rule(rule))
 
     # --- the sampled cell set ---------------------------------------------------------------
 

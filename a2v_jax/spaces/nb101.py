@@ -160,26 +160,16 @@ class NB101Space(SearchSpace):
     name = "nb101"
     num_nodes = 7
     op_names = OP_NAMES
+    rules = RULES
 
     # --- validity, hashing, conversion -------------------------------------------------------
 
-    def is_valid(self, adjacency: Any, ops: Any, rule: str = "official") -> bool:
-        """Whether one cell is in NAS-Bench-101 (see the module docstring for the two rules).
+    def is_valid_batch(self, adjacency: Any, ops: Any, rule: str | None = None) -> np.ndarray:
+        """bool [B]: `is_valid` of each cell of adjacency [B, V, V], ops [B, V] (about 1 us a cell).
 
-        Never raises on malformed input (wrong shapes, non-numbers, NaN, ragged lists): it is
-        simply not a valid cell. An unknown `rule` still raises ValueError.
+        Rules: see the module docstring ("official" by default).
         """
-        if rule not in RULES:
-            raise ValueError(f"unknown validity rule {rule!r}; choose one of {', '.join(RULES)}")
-        try:
-            adj, op = np.asarray(adjacency), np.asarray(ops)
-            return bool(analyse(adj[None], op[None], rule).valid[0])
-        except (TypeError, ValueError, OverflowError, IndexError):
-            return False
-
-    def is_valid_batch(self, adjacency: Any, ops: Any, rule: str = "official") -> np.ndarray:
-        """bool [B]: `is_valid` of each cell of adjacency [B, V, V], ops [B, V] (about 1 us a cell)."""
-        return analyse(adjacency, ops, rule).valid
+        return analyse(adjacency, ops, self.check_rule(rule)).valid
 
     def graph_hash(self, adjacency: Any, ops: Any) -> str:
         """Official hash (`ModelSpec.hash_spec`) of a valid cell; ValueError for an invalid one."""

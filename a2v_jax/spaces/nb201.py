@@ -38,7 +38,6 @@ import numpy as np
 
 from .._io import CorruptFileError
 from .base import CellSet, SearchSpace
-from .graph_hash import hash_module
 from .hash_batch import hash_graphs
 from .nb201_order import NUM_CELLS, official_codes
 
@@ -208,31 +207,11 @@ class NB201Space(SearchSpace):
     name = "nb201"
     num_nodes = 8
     op_names = OP_NAMES
+    rules = RULES
 
-    def is_valid(self, adjacency: Any, ops: Any, rule: str = "official") -> bool:
-        """Whether one decoding is a NAS-Bench-201 cell (rules: module docstring).
-
-        Never raises on malformed input (wrong shapes, strings, NaN, ragged lists); an unknown rule
-        still raises ValueError.
-        """
-        if rule not in RULES:
-            raise ValueError(f"unknown validity rule {rule!r}; choose one of {', '.join(RULES)}")
-        try:
-            adj, op = np.asarray(adjacency), np.asarray(ops)
-            return bool(valid_batch(adj[None], op[None], rule)[0])
-        except (TypeError, ValueError, OverflowError, IndexError):
-            return False
-
-    def is_valid_batch(self, adjacency: Any, ops: Any, rule: str = "official") -> np.ndarray:
-        """bool [B]: `is_valid` of each row of adjacency [B, 8, 8], ops [B, 8]."""
-        return valid_batch(adjacency, ops, rule)
-
-    def graph_hash(self, adjacency: Any, ops: Any) -> str:
-        """NAS-Bench-101 hash of an 8-node graph, op indices as labels (the published code's choice)."""
-        adj, op = np.asarray(adjacency), np.asarray(ops)
-        if adj.shape != (8, 8) or op.shape != (8,):
-            raise ValueError(f"expected adjacency (8, 8) and ops (8,), got {adj.shape} and {op.shape}")
-        return hash_module(adj.astype(np.int64), op.astype(np.int64).tolist())
+    def is_valid_batch(self, adjacency: Any, ops: Any, rule: str | None = None) -> np.ndarray:
+        """bool [B]: `is_valid` of each row of adjacency [B, 8, 8], ops [B, 8] (rules: module docstring)."""
+        return valid_batch(adjacency, ops, self.check_rule(rule))
 
     # --- the cell set --------------------------------------------------------------------------
 
