@@ -16,6 +16,8 @@ Definitions used in `summary.json` (also written into it):
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -201,12 +203,28 @@ def _figure(figsize: tuple[float, float], ncols: int = 1):
     A `matplotlib.figure.Figure` draws to files with the Agg canvas whatever backend pyplot uses,
     so saving plots neither opens windows nor switches the process's backend (switching to Agg
     would silently turn off inline figures in a notebook for the rest of its session). In a
-    notebook, `display(fig)` shows the returned figure.
+    notebook the returned figure shows as a PNG when it is a cell's value or given to `display`:
+    the inline backend registers a PNG formatter for figures only once pyplot has loaded it,
+    so the figure also renders itself (`_repr_png_`) for notebooks that never touched pyplot.
     """
+    fig = _notebook_figure_class()(figsize=figsize)
+    return fig, fig.subplots(1, ncols)
+
+
+@functools.cache
+def _notebook_figure_class() -> type:
+    """Defined on first use: matplotlib is imported only when something is plotted."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(1, ncols)
+    class ReportFigure(Figure):
+        """A Figure that renders itself as PNG in notebooks (`_repr_png_`)."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+            return buf.getvalue()
+
+    return ReportFigure
 
 
 def _save(fig, path: Path) -> Path:
