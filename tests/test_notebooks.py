@@ -92,7 +92,8 @@ def _block_pip(monkeypatch) -> list:
 @pytest.mark.parametrize("name", NAMES)
 def test_setup_cell_installs_only_when_needed(name, monkeypatch, tmp_path):
     """Importable: nothing runs. Not importable, in a checkout: `pip install -e <checkout>[notebooks]`.
-    Not importable elsewhere, with the URL still a placeholder: a clear error, nothing installed."""
+    Not importable elsewhere: from REPO_URL, but while that is still the placeholder a clear error
+    and nothing installed."""
     setup = code_cells(load(name))[0]
     monkeypatch.setattr(sys, "path", list(sys.path))  # the cell may prepend the checkout
     pip_calls = _block_pip(monkeypatch)
@@ -113,6 +114,10 @@ def test_setup_cell_installs_only_when_needed(name, monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="REPO_URL"):
         exec(compile(setup, f"<{name} setup cell>", "exec"), {})
     assert len(calls) == 1
+
+    url = "git+https://example.org/a2v_jax.git"
+    exec(compile(setup.replace("git+https://github.com/<owner>/a2v_jax.git", url), f"<{name} setup cell>", "exec"), {})
+    assert len(calls) == 2 and calls[1][1:] == ["-m", "pip", "install", "-q", f"a2v_jax @ {url}", "scikit-learn"]
 
 
 @pytest.fixture(scope="module")
