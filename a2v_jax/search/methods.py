@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -48,6 +49,12 @@ def method_info(name: str) -> MethodInfo:
     if key not in METHODS:
         raise UnknownMethodError(f"unknown search method {name!r}; choose one of {', '.join(METHODS)}")
     return METHODS[key]
+
+
+def available_methods() -> list[str]:
+    """Short names of the methods this installation can run, in `METHODS` order (a method whose
+    module is missing, such as DNGO before it is installed, is left out; nothing is imported)."""
+    return [name for name, info in METHODS.items() if importlib.util.find_spec(info.module) is not None]
 
 
 def get_method(name: str) -> ModuleType:

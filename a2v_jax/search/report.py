@@ -16,6 +16,8 @@ Definitions used in `summary.json` (also written into it):
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -195,19 +197,39 @@ def queries_curve(traces: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 # ---- plots ----------------------------------------------------------------------------------------
 
 
-def _plt():
-    import matplotlib
+def _figure(figsize: tuple[float, float], ncols: int = 1):
+    """A figure and its axes, made without pyplot.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    A `matplotlib.figure.Figure` draws to files with the Agg canvas whatever backend pyplot uses,
+    so saving plots neither opens windows nor switches the process's backend (switching to Agg
+    would silently turn off inline figures in a notebook for the rest of its session). In a
+    notebook the returned figure shows as a PNG when it is a cell's value or given to `display`:
+    the inline backend registers a PNG formatter for figures only once pyplot has loaded it,
+    so the figure also renders itself (`_repr_png_`) for notebooks that never touched pyplot.
+    """
+    fig = _notebook_figure_class()(figsize=figsize)
+    return fig, fig.subplots(1, ncols)
 
-    return plt
+
+@functools.cache
+def _notebook_figure_class() -> type:
+    """Defined on first use: matplotlib is imported only when something is plotted."""
+    from matplotlib.figure import Figure
+
+    class ReportFigure(Figure):
+        """A Figure that renders itself as PNG in notebooks (`_repr_png_`)."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+            return buf.getvalue()
+
+    return ReportFigure
 
 
 def _save(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=120, bbox_inches="tight")
-    _plt().close(fig)
     return path
 
 
@@ -216,25 +238,24 @@ FLOOR = 1e-5  # regret plotted on a log axis: zeros are drawn at this floor
 
 def plot_run(out_dir: str | Path, traces: dict[str, np.ndarray], summary: dict[str, Any]) -> list[Path]:
     """regret_vs_time.png, ecdf_test_regret.png, test_vs_queries.png for one run."""
-    plt = _plt()
     out_dir = Path(out_dir)
     label = f"{summary.get('method', '?')} ({summary.get('preset', '?')})"
     title = f"{summary.get('space', '?')} / {summary.get('dataset', '?')}, {summary['seeds']} seeds"
     best_test = summary["oracle"]["best_test"]
     paths = []
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure((6, 4))
     _regret_axes(ax, [(label, regret_curve(traces, best_test, time_grid(traces)))], summary["seeds"])
     ax.set_title(title)
     paths.append(_save(fig, out_dir / "regret_vs_time.png"))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure((6, 4))
     final = best_test - final_values(traces)["test"]
     _ecdf_axes(ax, [(label, final)])
     ax.set_title(title)
     paths.append(_save(fig, out_dir / "ecdf_test_regret.png"))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure((6, 4))
     _queries_axes(ax, [(label, queries_curve(traces))], best_test)
     ax.set_title(title)
     paths.append(_save(fig, out_dir / "test_vs_queries.png"))
@@ -346,8 +367,18 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Any]:
                        for (n, s, _), d in zip(runs, run_dirs, strict=False)], "table": rows}
     write_json(out_dir / "compare.json", result)
 
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+    fig = compare_figure([(name, s, t) for name, s, t in runs])
+    result["paths"] = [str(out_dir / "compare.md"), str(out_dir / "compare.json"), str(_save(fig, out_dir / "compare.png"))]
+    result["text"] = text_table(rows)
+    return result
+
+
+def compare_figure(runs: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]]):
+    """Regret against time, ECDF of final regret and accuracy against queries for (label, summary,
+    traces) triples (a `SearchResult` gives `.summary` and `.traces`); returns the Figure."""
+    if not runs:
+        raise ValueError("give at least one run")
+    fig, axes = _figure((17, 4.5), ncols=3)
     curves, finals, qcurves = [], [], []
     datasets = {f"{s.get('space')}/{s.get('dataset')}" for _, s, _ in runs}
     for name, s, t in runs:
@@ -360,6 +391,4 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Any]:
     _ecdf_axes(axes[1], finals)
     _queries_axes(axes[2], qcurves, runs[0][1]["oracle"]["best_test"])
     fig.suptitle(", ".join(sorted(datasets)))
-    result["paths"] = [str(out_dir / "compare.md"), str(out_dir / "compare.json"), str(_save(fig, out_dir / "compare.png"))]
-    result["text"] = text_table(rows)
-    return result
+    return fig

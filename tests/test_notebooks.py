@@ -1,0 +1,197 @@
+"""The notebooks in notebooks/ run top to bottom, with the tiny settings they pick when
+A2V_NOTEBOOK_SMOKE=1 (1 pretraining epoch, 8 search seeds, a 2,000-cell t-SNE).
+
+With the `notebooks` extra installed (nbclient and a Jupyter kernel) each notebook runs in a
+kernel as Jupyter runs it, and its figures must come back as images; otherwise (CI installs only
+`.[dev]`) its code cells are executed in order in one fresh namespace. A2V_NOTEBOOK_RUNNER=exec
+or =kernel picks one. Either way the setup cell must not run pip (a2v_jax imports), and
+the notebooks are stored without outputs so that their diffs stay small.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ("quickstart", "accelerators")  # in this order: accelerators re-uses quickstart's embeddings
+NB201_FILES = ("nb201/mini-bench-arch-cell-accs.pd", "nb201/metric_vals.pkl", "nb201/nats_bench.csv")
+SMOKE_SEEDS = 8
+
+
+def load(name: str) -> dict:
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+
+
+def code_cells(nb: dict) -> list[str]:
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def kernel_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("nbclient", "nbformat", "ipykernel"))
+
+
+def runner() -> str:
+    choice = os.environ.get("A2V_NOTEBOOK_RUNNER", "").lower()
+    if choice in ("exec", "kernel"):
+        return choice
+    return "kernel" if kernel_available() else "exec"
+
+
+def test_every_notebook_is_tested():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stored_without_outputs_and_plain_python(name):
+    nb = load(name)
+    assert nb["nbformat"] == 4
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, f"{name}: clear the outputs before committing"
+            # no IPython magics or shell escapes: the cells are plain Python, runnable without Jupyter
+            for line in "".join(cell["source"]).splitlines():
+                assert not line.lstrip().startswith(("%", "!")), f"{name}: {line!r}"
+    assert "REPO_URL" in code_cells(nb)[0], f"{name}: the first code cell is the setup cell"
+
+
+def _is_pip(args: tuple, kwargs: dict) -> bool:
+    cmd = args[0] if args else kwargs.get("args", "")
+    words = cmd.split() if isinstance(cmd, str) else [str(w) for w in cmd]
+    return any(Path(w).name.startswith("pip") for w in words)
+
+
+class _NoPip:
+    """Wraps a subprocess function: a notebook under test must not start pip (libraries may
+    start other helpers, e.g. joblib asks lscpu for the core count)."""
+
+    def __init__(self, real, calls: list) -> None:
+        self.real, self.calls = real, calls
+
+    def __call__(self, *args, **kwargs):
+        if _is_pip(args, kwargs):
+            self.calls.append(args)
+            raise AssertionError(f"the notebook ran pip: {args!r}")
+        return self.real(*args, **kwargs)
+
+
+def _block_pip(monkeypatch) -> list:
+    calls: list = []
+    for fn in ("check_call", "check_output", "run", "call"):
+        monkeypatch.setattr(subprocess, fn, _NoPip(getattr(subprocess, fn), calls))
+    return calls
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_setup_cell_installs_only_when_needed(name, monkeypatch, tmp_path):
+    """Importable: nothing runs. Not importable, in a checkout: `pip install -e <checkout>[notebooks]`.
+    Not importable elsewhere: from REPO_URL, but while that is still the placeholder a clear error
+    and nothing installed."""
+    setup = code_cells(load(name))[0]
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the cell may prepend the checkout
+    pip_calls = _block_pip(monkeypatch)
+    ns: dict = {}
+    exec(compile(setup, f"<{name} setup cell>", "exec"), ns)
+    assert pip_calls == []
+    assert Path(ns["a2v_jax"].__file__).parent == ROOT / "a2v_jax"
+
+    calls = []
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd, **kw: calls.append(cmd))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "a2v_jax" else real_find_spec(n, *a))
+    monkeypatch.chdir(ROOT / "notebooks")
+    exec(compile(setup, f"<{name} setup cell>", "exec"), {})
+    assert len(calls) == 1 and calls[0][1:] == ["-m", "pip", "install", "-q", "-e", f"{ROOT}[notebooks]"]
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match="REPO_URL"):
+        exec(compile(setup, f"<{name} setup cell>", "exec"), {})
+    assert len(calls) == 1
+
+    url = "git+https://example.org/a2v_jax.git"
+    exec(compile(setup.replace("git+https://github.com/<owner>/a2v_jax.git", url), f"<{name} setup cell>", "exec"), {})
+    assert len(calls) == 2 and calls[1][1:] == ["-m", "pip", "install", "-q", f"a2v_jax @ {url}", "scikit-learn"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """One working folder for both notebooks, as when they are run side by side."""
+    return tmp_path_factory.mktemp("notebooks")
+
+
+def _run_exec(name: str, monkeypatch) -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend()
+    pip_calls = _block_pip(monkeypatch)
+    ns: dict = {"__name__": "__main__"}
+    try:
+        for i, source in enumerate(code_cells(load(name))):
+            exec(compile(source, f"<{name}.ipynb code cell {i}>", "exec"), ns)
+    finally:
+        plt.close("all")
+    assert pip_calls == []
+    assert matplotlib.get_backend() == backend
+
+
+def _run_kernel(name: str, monkeypatch, workdir: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    nb = nbformat.reads((NOTEBOOKS / f"{name}.ipynb").read_text(), as_version=4)
+    guard = nbformat.v4.new_code_cell(  # the same guard as in exec mode, inside the kernel
+        "import subprocess, pathlib\n"
+        "def _guard(real):\n"
+        "    def call(*args, **kwargs):\n"
+        "        cmd = args[0] if args else kwargs.get('args', '')\n"
+        "        words = cmd.split() if isinstance(cmd, str) else [str(w) for w in cmd]\n"
+        "        if any(pathlib.Path(w).name.startswith('pip') for w in words):\n"
+        "            raise AssertionError(f'the notebook ran pip: {args!r}')\n"
+        "        return real(*args, **kwargs)\n"
+        "    return call\n"
+        "for _name in ('check_call', 'check_output', 'run', 'call'):\n"
+        "    setattr(subprocess, _name, _guard(getattr(subprocess, _name)))\n"
+    )
+    nb.cells.insert(0, guard)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+    cells = [c for c in nb.cells[1:] if c.cell_type == "code"]
+    setup_out = "".join(o.get("text", "") for o in cells[0].outputs)
+    assert f"from {ROOT / 'a2v_jax'}" in setup_out
+    images = [c for c in cells if any("image/png" in o.get("data", {}) for o in c.outputs)]
+    expected = {"quickstart": 2, "accelerators": 1}[name]  # t-SNE and comparison / comparison
+    assert len(images) == expected, f"{name}: {len(images)} cells showed a figure, expected {expected}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs(name, workdir, data_file, monkeypatch):
+    for f in NB201_FILES:
+        data_file(f)
+    monkeypatch.setenv("A2V_NOTEBOOK_SMOKE", "1")
+    monkeypatch.chdir(workdir)
+    if runner() == "kernel":
+        _run_kernel(name, monkeypatch, workdir)
+    else:
+        _run_exec(name, monkeypatch)
+
+    runs = workdir / "runs"
+    assert (runs / "quickstart" / "pretrain" / "embeddings.npz").is_file()
+    folders = {
+        "quickstart": [runs / "quickstart" / m for m in ("rl", "rs", "re")],
+        "accelerators": [runs / "accelerators" / m for m in ("rl", "rs", "re")]
+        + [runs / "accelerators" / f"{m}-mesh1" for m in ("rl", "rs", "re")],
+    }[name]
+    for folder in folders:
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["seeds"] == SMOKE_SEEDS, "the notebook did not pick its smoke settings"
+        assert summary["space"] == "nb201" and summary["dataset"] == "cifar10"
+        assert 0.0 <= summary["final_test_regret_mean"] < 0.1
+        assert (folder / "regret_vs_time.png").is_file()
