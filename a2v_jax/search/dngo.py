@@ -404,9 +404,14 @@ def propose(state: State, problem: Problem, config: Config) -> tuple[State, jax.
     valid = (scores > -jnp.inf) | jnp.all(scores == -jnp.inf)
     if config.proposal_order == "ascending":
         cells, valid, scores = cells[::-1], valid[::-1], scores[::-1]
-    live = ~trace.done(problem)  # vmapped seeds that are done keep stepping; do not count those rounds
+    # Vmapped seeds that are done keep stepping with the others: such rounds neither count nor
+    # overwrite the last real fit (a seed run alone would have stopped).
+    live = ~trace.done(problem)
     new = state.replace(
-        key=key, rounds=state.rounds + live.astype(jnp.int32), theta=res.x.astype(jnp.float32), theta0=theta0
+        key=key,
+        rounds=state.rounds + live.astype(jnp.int32),
+        theta=jnp.where(live, res.x.astype(jnp.float32), state.theta),
+        theta0=jnp.where(live, theta0, state.theta0),
     )
     return new, cells, valid, scores
 
