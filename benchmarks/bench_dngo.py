@@ -13,8 +13,9 @@ Parts (`--parts`, comma separated):
 - `nb101`:   an NB101-sized space (423,624 cells; synthetic features, rewards and costs), top-5
              proposals, the published 1.5e6 s budget, a few seeds to the end of their budget.
 
-NB201 features: the stand-in of `nb201_data` (fixed random projection of the one-hot edge
-operations) until pretrained arch2vec embeddings are available; speed does not depend on them.
+NB201 features: learned arch2vec embeddings (`--embeddings`, an embeddings.npz from
+`python -m a2v_jax.pretrain --space nb201`), else the one-hot stand-in of `benchmarks/_data.py`.
+The cost of a round does not depend on them, but the number of rounds and repeats does.
 Timings are wall-clock medians where repeated; the machine is shared, so the load average before
 and after each measurement is recorded with it.
 
@@ -48,8 +49,9 @@ sys.path.insert(0, str(ROOT))
 
 from a2v_jax._io import write_json  # noqa: E402
 from a2v_jax.search import blr, dngo, runner  # noqa: E402
+from a2v_jax.search.build import load_embeddings  # noqa: E402
 from a2v_jax.search.problem import Problem, Trace  # noqa: E402
-from benchmarks.nb201_data import load_cifar10  # noqa: E402
+from benchmarks._data import nb201_benchmark, stand_in_embeddings  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 PUBLISHED_SECONDS_PER_SEED = 137.0  # REFERENCE.md: 106-158 s, mean 137 s (NB201 CIFAR-10, 12,000 s)
@@ -61,9 +63,19 @@ def load() -> tuple[float, float, float]:
     return tuple(round(x, 2) for x in os.getloadavg())
 
 
+EMBEDDINGS: str | None = None  # set by --embeddings
+
+
+def nb201_features(n: int) -> tuple[np.ndarray, str]:
+    if EMBEDDINGS:
+        return load_embeddings(EMBEDDINGS, n, "nb201"), f"arch2vec embeddings {EMBEDDINGS}"
+    return stand_in_embeddings()
+
+
 def nb201_problem() -> Problem:
-    d = load_cifar10()
-    return Problem.create(d["features"], d["reward"], d["test"], d["cost"], max_time=NB201_BUDGET)
+    b, _ = nb201_benchmark("cifar10")
+    feats, _ = nb201_features(len(b))
+    return Problem.create(feats, b.reward, b.test, b.time, max_time=NB201_BUDGET)
 
 
 def nb101_sized_problem(seed: int = 0) -> Problem:
@@ -311,6 +323,7 @@ def main(argv=None) -> int:
                     help="run larger batches as lax.map over groups of this many vmapped seeds (0: one vmap)")
     ap.add_argument("--nb101-seeds", type=int, default=2)
     ap.add_argument("--nb101-presets", default="reference")
+    ap.add_argument("--embeddings", help="NB201 embeddings.npz (default: the one-hot stand-in)")
     ap.add_argument("--out", default=str(RESULTS / "dngo_speed.json"))
     ap.add_argument("--runs-out", default=str(RESULTS / "dngo_nb201_runs.json"))
     args = ap.parse_args(argv)
@@ -323,7 +336,9 @@ def main(argv=None) -> int:
     result["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
                          "devices": [str(d) for d in jax.devices()]}
     result["published_seconds_per_seed"] = PUBLISHED_SECONDS_PER_SEED
-    result["features"] = "stand-in: fixed random projection of the one-hot edge ops (benchmarks/nb201_data.py)"
+    global EMBEDDINGS
+    EMBEDDINGS = args.embeddings
+    result["features"] = nb201_features(15625)[1]
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
     if "speed" in parts:
         seeds = [int(s) for s in args.seeds.split(",")]

@@ -91,8 +91,7 @@ def test_presets_and_published_settings():
         dngo.Config(preset="published")
     with pytest.raises(ValueError, match="ei_scale"):
         dngo.Config(ei_scale="stdev")
-    with pytest.raises(ValueError, match="space"):
-        dngo.config_for("nb301")
+    assert dngo.config_for("mine", preset="fixed") == dngo.config_for("nb201", preset="fixed")  # own benchmarks
     with pytest.raises(ValueError, match="top_k"):
         dngo.Config(top_k=0)
 
@@ -296,14 +295,14 @@ def test_beats_random_search_on_a_real_nb201_slice(preset, data_file):
     rule; 32 DNGO seeds (a smaller net for speed: 64 units, 30 epochs) must beat it by more than
     three standard errors.
     """
-    for f in ("mini-bench-arch-cell-accs.pd", "metric_vals.pkl", "nats_bench.csv"):
-        data_file(f"nb201/{f}")
-    from benchmarks.nb201_data import load_cifar10
+    from nb201_tables import FILES, nb201_benchmark, onehot_embeddings
 
-    d = load_cifar10()
-    sub = np.random.default_rng(0).choice(len(d["reward"]), 2000, replace=False)
-    reward, cost = d["reward"][sub], d["cost"][sub]
-    prob = Problem.create(d["features"][sub], reward, d["test"][sub], cost, max_time=3000.0)
+    for f in FILES:
+        data_file(f)
+    b = nb201_benchmark("cifar10")
+    sub = np.random.default_rng(0).choice(len(b), 2000, replace=False)
+    reward, cost = np.asarray(b.reward, np.float32)[sub], np.asarray(b.time, np.float32)[sub]
+    prob = Problem.create(onehot_embeddings()[sub], reward, np.asarray(b.test)[sub], cost, max_time=3000.0)
     perms = np.argsort(np.random.default_rng(1).random((5000, len(sub))), axis=1)  # 5,000 random orders
     spent_before = np.cumsum(cost[perms], axis=1) - cost[perms]
     rs = np.where(spent_before < 3000.0, reward[perms], -np.inf).max(axis=1)  # queries until the budget

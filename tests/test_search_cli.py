@@ -66,6 +66,30 @@ def test_run_writes_every_output_and_compare(files, tmp_path, capsys):
     assert (tmp_path / "cmp" / "compare.png").stat().st_size > 0
 
 
+def test_bo_end_to_end(files, tmp_path):
+    """`--method bo` through the CLI: both presets, a small basis net, every output file."""
+    from a2v_jax.search.methods import available_methods
+
+    assert "bo" in available_methods()
+    for preset in ("reference", "fixed"):
+        out = tmp_path / f"bo-{preset}"
+        assert _run(files, out, "--method", "bo", "--preset", preset, "--embeddings", str(files / "emb.npz"),
+                    "--budget", "2000", "--set", "epochs=5", "--set", "hidden=32", "--set", "chunk=64") == 0
+        for name in ("traces.npz", "summary.json", "config.json", "regret_vs_time.png", "ecdf_test_regret.png"):
+            assert (out / name).stat().st_size > 0, name
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["method"] == "bo" and summary["preset"] == preset and summary["seeds"] == 5
+        assert summary["config"]["epochs"] == 5 and summary["config"]["top_k"] == 1
+        with np.load(out / "traces.npz") as z:
+            count = z["count"]
+            assert (count > 20).all() and (z["time"][np.arange(5), count - 1] >= 2000).all()  # 16 random, then DNGO
+            if preset == "fixed":
+                for row, c in zip(z["index"], count, strict=True):
+                    assert len(set(row[:c].tolist())) == c
+        config = json.loads((out / "config.json").read_text())
+        assert config["method_config"]["preset"] == preset and config["method_config"]["requery"] == (preset == "reference")
+
+
 def test_errors_are_clear_and_lose_nothing(files, tmp_path, capsys):
     out = tmp_path / "run"
     assert _run(files, out, "--method", "rs") == 0

@@ -1,6 +1,9 @@
 """Properties every search strategy must have: exact budget accounting, no repeated query in the
 fixed preset, and per-seed results that do not depend on the batch around them.
 
+DNGO runs here with a small basis net (32 units, 5 epochs) to stay fast; tests/test_dngo.py checks
+it at full size and against the published details.
+
 REINFORCE compiles slowly (about 10 s each on CPU), so its tests share shapes: batches of 8 seeds
 on the 2000 s synthetic problem wherever possible, which the jit cache then reuses."""
 
@@ -10,15 +13,16 @@ import numpy as np
 import pytest
 from search_problems import N, synthetic_benchmark, synthetic_problem
 
-from a2v_jax.search import evolution, random_search, reinforce, runner
+from a2v_jax.search import dngo, evolution, random_search, reinforce, runner
 from a2v_jax.search.problem import Problem
 
-STRATEGIES = {"rl": reinforce, "rs": random_search, "re": evolution}
+STRATEGIES = {"rl": reinforce, "rs": random_search, "re": evolution, "bo": dngo}
+SMALL_BO = {"epochs": 5, "hidden": 32, "chunk": 64}
 CASES = [(m, p) for m in STRATEGIES for p in ("reference", "fixed")]
 
 
 def cfg(method, preset, space="nb201"):
-    return STRATEGIES[method].config_for(space, "cifar10", preset)
+    return STRATEGIES[method].config_for(space, "cifar10", preset, **(SMALL_BO if method == "bo" else {}))
 
 
 @pytest.mark.parametrize("method,preset", CASES)
@@ -67,7 +71,7 @@ def test_fixed_preset_never_repeats_a_query(method):
         assert set(np.flatnonzero(v).tolist()) == set(row.tolist())
 
 
-@pytest.mark.parametrize("method", ["rs", "re"])
+@pytest.mark.parametrize("method", ["rs", "re", "bo"])
 def test_reference_preset_repeats_like_the_published_baselines(method):
     problem = synthetic_problem(budget=None, queries=300)
     out = runner.run_seeds(STRATEGIES[method], runner.seed_keys(4), problem, cfg(method, "reference"))
@@ -88,7 +92,7 @@ def test_seed_alone_equals_seed_in_batch(method, preset):
     )
 
 
-@pytest.mark.parametrize("method", ["rs", "re", "rl"])
+@pytest.mark.parametrize("method", ["rs", "re", "rl", "bo"])
 def test_seed_chunks_and_batches_do_not_change_results(method):
     problem = synthetic_problem(2000.0)
     strategy, config = STRATEGIES[method], cfg(method, "fixed")
