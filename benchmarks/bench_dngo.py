@@ -19,6 +19,15 @@ The cost of a round does not depend on them, but the number of rounds and repeat
 Timings are wall-clock medians where repeated; the machine is shared, so the load average before
 and after each measurement is recorded with it.
 
+What bounds the speed (profile, NB201, 100 seeds at 60 observations, CPU ms per seed and round):
+scoring every cell 9.1 of 14.2 (15,625 cells x a 128 x 128 quadratic form for the variance: 0.5
+GFLOP, about 60 GFLOP/s on one core, close to its float32 peak; blocks of 128 cells measured
+fastest against 64-1024), basis-net training 4.4 (about 600 Adam steps of minibatches of 10, bound
+by per-step overhead; neither an Adam step on one flat parameter vector nor a broadcast-multiply
+first layer was faster), eigendecomposition 0.8, Nelder-Mead 0.25. XLA runs these single-threaded
+here, so CPU seconds are what an idle core would take; a second core needs a second device
+(`--devices 2` with XLA_FLAGS=--xla_force_host_platform_device_count=2).
+
     python benchmarks/bench_dngo.py                      # everything (about an hour on 2 cores)
     python benchmarks/bench_dngo.py --parts speed --seeds 1,10 --presets fixed
 """
