@@ -77,6 +77,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="take a row from <runs>/<method>-<preset>-<dataset>/summary.json when that run has the same "
                          "method, preset, dataset and seed count, instead of running it again")
+    ap.add_argument("--finished-only", action="store_true",
+                    help="with --reuse: rows whose run has not finished are left out (and listed), not run")
     ap.add_argument("--note", default="", help="provenance of the embeddings, written into the table")
     args = ap.parse_args()
 
@@ -94,7 +96,7 @@ def main() -> None:
             methods.append(m)
         except MethodNotAvailable as e:
             print(f"skipping {m}: {e}")
-    rows = []
+    rows, pending = [], []
     for dataset in args.datasets.split(","):
         bench, bench_source = nb201_benchmark(dataset)
         di = DATASETS.index(dataset)
@@ -102,6 +104,9 @@ def main() -> None:
             for preset in args.presets.split(","):
                 out = args.runs / f"{m}-{preset}-{dataset}"
                 s = previous_summary(out, m, preset, dataset, args.seeds) if args.reuse else None
+                if s is None and args.finished_only:
+                    pending.append(f"{m}-{preset}-{dataset}")
+                    continue
                 if s is None:
                     s = run_search(
                         space="nb201", dataset=dataset, method=m, seeds=args.seeds, preset=preset,
@@ -128,6 +133,7 @@ def main() -> None:
         f"Embeddings: {emb_source}{f' ({args.note})' if args.note else ''}. Seeds: {args.seeds}. "
         f"Neighbours (RE): {nb_source}. Benchmark: {rows[0]['benchmark'] if rows else '-'}.",
         "Valid: the incumbent's 'valid' column (200-epoch); test: its test accuracy; %, mean +- std over seeds.",
+        *([f"Not finished when this table was written: {', '.join(pending)}."] if pending else []),
         "",
         "| dataset | method | preset | valid | test | paper test | published code test | queries | repeats | wall s |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -144,7 +150,7 @@ def main() -> None:
     with atomic_path(args.results / "table3.md") as tmp:
         tmp.write_text(md)
     write_json(args.results / "table3.json", {"embeddings": emb_source, "note": args.note, "neighbours": nb_source,
-                                              "seeds": args.seeds, "rows": rows})
+                                              "seeds": args.seeds, "rows": rows, "pending": pending})
     print("\n" + md)
     print(f"wrote {args.results / 'table3.md'} and table3.json")
 
