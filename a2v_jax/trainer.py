@@ -249,7 +249,7 @@ class Trainer:
             counts = reconstruction_counts(out.ops_logits, out.adj_logits, batch.ops, batch.adjacency, mask)
             return total + counts, None
 
-        zero = jax.tree_util.tree_map(lambda _: jnp.zeros((), jnp.float32), ReconstructionCounts(*([0] * 6)))
+        zero = jax.tree_util.tree_map(lambda _: jnp.zeros((), jnp.float32), ReconstructionCounts(*([0] * 7)))
         total, _ = jax.lax.scan(body, zero, (batches, masks))
         return total
 
