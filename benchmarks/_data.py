@@ -25,6 +25,12 @@ from a2v_jax.pretrain import run as pretrain_run  # noqa: E402
 from a2v_jax.search.build import space_neighbours  # noqa: E402
 
 
+def shown_path(path: Path) -> Path:
+    """`path` relative to the checkout when it lies inside it (tables name paths a reader can follow)."""
+    full = path.resolve()
+    return full.relative_to(ROOT) if full.is_relative_to(ROOT) else path
+
+
 def nb201_benchmark(dataset: str) -> tuple[Benchmark, str]:
     """(Benchmark, source description)."""
     return load_benchmark("nb201", dataset), "a2v_jax.data.load_benchmark"
@@ -49,8 +55,7 @@ def pretrained_embeddings(out: Path, space: str = "nb201", preset: str = "refere
     for NB201 on two cores), so a table's embeddings always come from a command it names.
     """
     config = PretrainConfig(space=space, preset=preset, seed=seed, out=str(out), progress=False)
-    shown = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
-    command = f"python -m a2v_jax.pretrain --space {space} --preset {preset} --seed {seed} --out {shown}"
+    command = f"python -m a2v_jax.pretrain --space {space} --preset {preset} --seed {seed} --out {shown_path(out)}"
     emb = out / "embeddings.npz"
     saved = out / "config.json"
     wanted = {k: v for k, v in config.resolved().to_dict().items() if k not in ("progress", "resume", "overwrite")}

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _data import nb201_benchmark, nb201_neighbours, pretrained_embeddings, stand_in_embeddings  # noqa: E402
+from _data import nb201_benchmark, nb201_neighbours, pretrained_embeddings, shown_path, stand_in_embeddings  # noqa: E402
 
 from a2v_jax._io import atomic_path, write_json  # noqa: E402
 from a2v_jax.search.api import run_search  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
                     "queries_mean": s["queries_mean"], "repeated_queries_mean": s["repeated_queries_mean"],
                     "paper_test_mean": paper[0], "paper_test_std": paper[1],
                     "published_code_test_mean": code[0], "published_code_test_std": code[1],
-                    "seconds": s["seconds"], "run_dir": str(out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out), "benchmark": bench_source,
+                    "seconds": s["seconds"], "run_dir": str(shown_path(out)), "benchmark": bench_source,
                 })
                 print(f"{dataset:15s} {m:3s} {preset:9s} test {rows[-1]['test_mean']:.2f} +- {rows[-1]['test_std']:.2f}"
                       f"  (paper {paper[0]:.2f} +- {paper[1]:.2f})", flush=True)
