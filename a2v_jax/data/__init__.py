@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._io import DATA_ENV, CorruptFileError, cache_dir, shared_data_dir
 from .benchmark import ROLES, Benchmark
-from .names import BENCHMARK_DATASETS, UnknownNameError, dataset_name, space_name
+from .names import UnknownNameError, benchmark_datasets, dataset_name, space_name
 
 
 class BenchmarkNotAvailable(FileNotFoundError):
@@ -121,11 +121,11 @@ def load_benchmark(
 
 
 __all__ = [
-    "BENCHMARK_DATASETS",
     "ROLES",
     "Benchmark",
     "BenchmarkNotAvailable",
     "UnknownNameError",
+    "benchmark_datasets",
     "benchmark_path",
     "build_nb101",
     "build_nb201",

@@ -50,12 +50,12 @@ from typing import Any
 import numpy as np
 
 from .._io import CorruptFileError
+from ..spaces.nb201 import PROFILE
 from .benchmark import Benchmark
-from .names import BENCHMARK_DATASETS
 from .safe_pickle import load_pickle
 
 NUM_ARCHS = 15_625
-DATASETS = BENCHMARK_DATASETS["nb201"]
+DATASETS = PROFILE.dataset_names
 
 
 @dataclass(frozen=True)

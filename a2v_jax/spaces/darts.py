@@ -52,6 +52,7 @@ from .._io import CorruptFileError, save_npz
 from .base import FORMAT_VERSION, CellSet, SearchSpace
 from .darts_macs import CONVENTIONS, MOBILE_LIMIT, PRIMITIVES, network_macs
 from .darts_sample import Sample, sample_cells
+from .profile import SpaceProfile
 
 OP_NAMES: tuple[str, ...] = ("c_k-2", "c_k-1", *PRIMITIVES, "output")
 INPUT0, INPUT1, OUTPUT = 0, 1, 10
@@ -517,3 +518,17 @@ def _distinct(hashes: np.ndarray) -> int:
 
 
 SPACE = DartsSpace()
+
+
+PROFILE = SpaceProfile(
+    name="darts",
+    title="DARTS",
+    pretrain_epochs=10,
+    no_benchmark_reason="no tabular benchmark exists for DARTS cells: pretrain on it, search needs a "
+    "benchmark table of your own (--benchmark)",
+    search={
+        "rl": {"baseline": 0.95},
+        "bo": {"top_k": 5, "target": 0.95},
+        "re": {"population": 50, "sample_size": 10, "sample_replace": False},
+    },
+)

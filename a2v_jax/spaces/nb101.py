@@ -44,6 +44,7 @@ from . import nb101_bits as bits_
 from . import nb101_canonical as canon
 from .base import FORMAT_VERSION, PAD_OP, CellSet, SearchSpace
 from .graph_hash import hash_module
+from .profile import DatasetProfile, SpaceProfile
 
 OP_NAMES: tuple[str, ...] = ("input", "conv1x1-bn-relu", "conv3x3-bn-relu", "maxpool3x3", "output")
 INPUT, CONV1X1, CONV3X3, MAXPOOL3X3, OUTPUT = range(5)
@@ -407,3 +408,24 @@ def _content_digest(cells: CellSet) -> str:
 
 
 SPACE = NB101Space()
+
+
+PROFILE = SpaceProfile(
+    name="nb101",
+    title="NAS-Bench-101",
+    pretrain_epochs=8,
+    datasets=(
+        DatasetProfile(
+            "cifar10",
+            budget=1_500_000.0,
+            reward="108-epoch validation accuracy, mean over the three training repeats",
+            test="108-epoch test accuracy, mean over the three training repeats",
+            aliases=("c10",),
+        ),
+    ),
+    search={
+        "rl": {"baseline": 0.95},
+        "bo": {"top_k": 5, "target": 0.95},
+        "re": {"population": 50, "sample_size": 10, "sample_replace": False},
+    },
+)

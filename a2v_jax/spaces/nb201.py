@@ -40,6 +40,7 @@ from .._io import CorruptFileError
 from .base import CellSet, SearchSpace
 from .hash_batch import hash_graphs
 from .nb201_order import NUM_CELLS, official_codes
+from .profile import DatasetProfile, SpaceProfile
 
 OP_NAMES: tuple[str, ...] = (
     "input",
@@ -285,3 +286,38 @@ class NB201Space(SearchSpace):
 
 
 SPACE = NB201Space()
+
+
+PROFILE = SpaceProfile(
+    name="nb201",
+    title="NAS-Bench-201",
+    pretrain_epochs=10,
+    datasets=(
+        DatasetProfile(
+            "cifar10",
+            budget=12_000.0,
+            reward="12-epoch cifar10-valid validation accuracy (what the paper's searches observe)",
+            test="200-epoch CIFAR-10 test accuracy (trained on train + valid)",
+            aliases=("c10", "cifar10-valid", "cifar10_valid_converged"),
+        ),
+        DatasetProfile(
+            "cifar100",
+            budget=500_000.0,
+            reward="200-epoch x-valid accuracy",
+            test="200-epoch x-test accuracy",
+            aliases=("c100",),
+        ),
+        DatasetProfile(
+            "ImageNet16-120",
+            budget=1_400_000.0,
+            reward="200-epoch x-valid accuracy",
+            test="200-epoch x-test accuracy",
+            aliases=("imagenet", "imagenet16", "in16", "in16-120"),
+        ),
+    ),
+    search={
+        "rl": {"baseline": 0.4},
+        "bo": {"top_k": 1, "target": 1.0},
+        "re": {"population": 10, "sample_size": 3, "sample_replace": True},
+    },
+)
