@@ -22,7 +22,7 @@ CASES = [(m, p) for m in STRATEGIES for p in ("reference", "fixed")]
 
 
 def cfg(method, preset, space="nb201"):
-    return STRATEGIES[method].config_for(space, "cifar10", preset, **(SMALL_BO if method == "bo" else {}))
+    return STRATEGIES[method].Config(space=space, preset=preset, **(SMALL_BO if method == "bo" else {}))
 
 
 @pytest.mark.parametrize("method,preset", CASES)
