@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from a2v_jax.presets import PRESETS
 from a2v_jax.search import dngo, runner
 from a2v_jax.search.problem import Problem
 
@@ -37,7 +38,7 @@ def _run(problem, config, seeds=1, base_seed=0):
     return runner.run_seeds(dngo, runner.seed_keys(seeds, base_seed), problem, config)
 
 
-CONFIGS = {p: dngo.Config(preset=p, top_k=3, **TINY) for p in ("reference", "fixed")}
+CONFIGS = {p: dngo.Config(preset=p, top_k=3, **TINY) for p in PRESETS}
 
 
 @functools.cache
@@ -193,7 +194,7 @@ def test_epoch_permutation_is_a_uniform_shuffle_of_the_observed_rows():
 # ---------------------------------------------------------------------------------------------- budget
 
 
-@pytest.mark.parametrize("preset", ["reference", "fixed"])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_budget_accounting_is_exact(preset):
     prob = shared_problem()
     runs = shared_runs(preset)
@@ -288,7 +289,7 @@ def test_runs_under_a_device_mesh_like_unsharded():
 # ---------------------------------------------------------------------------------------------- search quality
 
 
-@pytest.mark.parametrize("preset", ["reference", "fixed"])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_beats_random_search_on_a_real_nb201_slice(preset, data_file):
     """2,000 NAS-Bench-201 cells (CIFAR-10 rewards and costs), 3,000 s: about 27 queries a run.
 

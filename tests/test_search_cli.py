@@ -9,6 +9,7 @@ import pytest
 from search_problems import synthetic_benchmark, synthetic_features, synthetic_neighbours
 
 from a2v_jax._io import save_npz
+from a2v_jax.presets import PRESETS
 from a2v_jax.search.__main__ import main
 from a2v_jax.search.report import TRACE_KEYS
 
@@ -67,7 +68,7 @@ def test_run_writes_every_output_and_compare(files, tmp_path, capsys):
 
 def test_bo_end_to_end(files, tmp_path):
     """`--method bo` through the CLI: both presets, a small basis net, every output file."""
-    for preset in ("reference", "fixed"):
+    for preset in PRESETS:
         out = tmp_path / f"bo-{preset}"
         assert _run(files, out, "--method", "bo", "--preset", preset, "--embeddings", str(files / "emb.npz"),
                     "--budget", "2000", "--set", "epochs=5", "--set", "hidden=32", "--set", "chunk=64") == 0

@@ -10,6 +10,7 @@ import optax
 import pytest
 from search_problems import synthetic_benchmark, synthetic_features, synthetic_problem
 
+from a2v_jax.presets import PRESETS
 from a2v_jax.search import reinforce, runner
 from a2v_jax.search.problem import Problem
 
@@ -95,7 +96,7 @@ def test_first_index_off_by_one_and_start_cell():
     b = synthetic_benchmark()
     problem = Problem.create(synthetic_features()[:5], b.reward[:5], b.test[:5], b.time[:5], max_queries=5)
     keys = runner.seed_keys(600)
-    for preset in ("reference", "fixed"):
+    for preset in PRESETS:
         config = reinforce.Config(space="nb201", preset=preset)
         st = jax.jit(jax.vmap(lambda k, c=config: reinforce.init(k, problem, c)))(keys)
         draws = np.asarray(st.start_draw)
