@@ -148,7 +148,9 @@ def test_fit_matches_scipy_fmin_on_the_evidence(seed, n, objective):
         assert int(res.nfev) == ref[3]
     dsg = blr.design(phi, y)
     res = jax.jit(lambda t: blr.fit(t, dsg, objective))(jnp.asarray(theta0, jnp.float32))
-    np.testing.assert_allclose(np.asarray(res.x), ref[0], atol=1e-2)
+    # The evidence is flat along log sigma^2 near these optima: float32 rounding of the design
+    # moves the minimiser by up to ~0.015 while the minimum itself agrees to 1e-4.
+    np.testing.assert_allclose(np.asarray(res.x), ref[0], atol=2e-2)
     assert float(res.fun) == pytest.approx(ref[1], rel=1e-4, abs=1e-3)
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from .. import compile_cache
 from .._io import CorruptFileError
 from . import (
     BenchmarkNotAvailable,
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--cache", default=None, help="cache root (overrides $A2V_CACHE)")
+    compile_cache.add_argument(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser(
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--json", action="store_true", help="print one JSON object")
 
     args = parser.parse_args(argv)
+    compile_cache.enable(args.no_compile_cache, root=args.cache)
     try:
         space = space_name(args.space)
         if args.command == "info":

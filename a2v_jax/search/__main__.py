@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import cli, rundir
+from .. import cli, compile_cache, rundir
 from .._io import CorruptFileError
 from ..spaces import get_profile, spaces_with_benchmarks
 from .api import SearchInterrupted, SearchSpec
@@ -74,6 +74,7 @@ def run_parser() -> argparse.ArgumentParser:
     cli.add_arguments(p, SearchSpec)
     p.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE", default=[],
                    help="set a field of the method's Config, e.g. --set baseline=0.9 (repeatable; see below)")
+    compile_cache.add_argument(p)
     return p
 
 
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if getattr(args, "out", None) is None:
             parser.error("--out is required (the run folder)")
+        compile_cache.enable(args.no_compile_cache)
         module = get_method(getattr(args, "method", SearchSpec.method))
         spec = cli.from_args(SearchSpec, args, overrides=cli.parse_assignments(args.assignments, module.Config))
         from .api import run_search

@@ -61,7 +61,7 @@ class SearchSpec:
     neighbours: Path | None = option(None, "mutation table .npy/.npz int32 [N, K] (default: the space's)")
     devices: int | None = option(None, "shard seeds over this many devices (on CPU set XLA_FLAGS=--xla_force_host_platform_device_count=K first)")
     seed_batch: int | None = option(None, "run seeds in host-side batches of this size (bounded memory; a checkpoint after each)")
-    seed_chunk: int | None = option(None, "in-graph chunks of this many vmapped seeds (lax.map; cache-friendly for large batches)")
+    seed_chunk: int | None = option(None, "in-graph chunks of this many vmapped seeds (lax.map; default: the method's choice for the platform and problem, e.g. bo on CPU: 50 a device)")
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Fields of the method's Config (`--set KEY=VALUE`)."""
     out: Path | None = option(None, "run folder (written to OUT.partial and moved to OUT when complete)")
@@ -244,6 +244,7 @@ def _execute(plan: Plan, staging: rundir.Staging | None, status: _Status) -> tup
         f"{plan.data.problem.num_cells:,} cells"
         f"{f' ({plan.data.missing:,} without results left out)' if plan.data.missing else ''}, "
         f"{jax.devices()[0].platform} x{1 if mesh is None else mesh.size}"
+        f"{f', chunks of {runner.chunk} seeds' if runner.chunked else ''}"
     )
     t0 = time.perf_counter()
     status.say("compiling ...")

@@ -90,13 +90,18 @@ def design(phi: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> Desig
     tol = jnp.max(lam) * 16 * jnp.finfo(dtype).eps
     keep = (jnp.arange(d) < n) & (lam > tol)
     lam = jnp.where(keep, lam, 0.0)
-    proj = jnp.where(keep, vecs.T @ (phi.T @ y), 0.0)
+    # Matrix-vector products as products summed over an explicit axis: XLA:CPU lowers a `dot` with
+    # one vector operand differently with and without a batch axis (so a vmapped seed would round
+    # differently from the same seed alone); a sum over an axis lowers the same way in both.
+    phi_y = jnp.sum(phi * y[:, None], axis=0)
+    proj = jnp.where(keep, jnp.sum(vecs * phi_y[:, None], axis=0), 0.0)
     safe_lam = jnp.where(keep, lam, 1.0)
     c2 = jnp.where(keep, proj**2 / safe_lam, 0.0)
     # The least-squares residual as a vector, not ||y||^2 - sum c2: with fewer observations than
     # features y lies in span(Phi) and that difference is pure rounding (1e-5), which beta ~ 1e3
     # would turn into a visible shift of the evidence.
-    resid = y - phi @ (vecs @ (proj / safe_lam))
+    coef = jnp.sum(vecs * (proj / safe_lam)[None, :], axis=1)
+    resid = y - jnp.sum(phi * coef[None, :], axis=1)
     perp = jnp.sum(resid * resid)
     return Design(vecs=vecs, lam=lam, proj=proj, c2=c2, perp=perp, n=n)
 
@@ -145,7 +150,7 @@ def fit(
 
 def posterior(dsg: Design, alpha: jax.Array, beta: jax.Array) -> Posterior:
     kappa = alpha + beta * dsg.lam
-    weights = dsg.vecs @ (beta * dsg.proj / kappa)
+    weights = jnp.sum(dsg.vecs * (beta * dsg.proj / kappa)[None, :], axis=1)
     return Posterior(
         vecs=dsg.vecs, weights=weights, inv_kappa=1.0 / kappa, noise=1.0 / beta, alpha=alpha, beta=beta
     )

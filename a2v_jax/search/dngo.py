@@ -119,7 +119,9 @@ class Config(StrategyConfig):
     batch_size: int = setting(10, "basis-network minibatch size")
     lr: float = setting(1e-2, "basis-network Adam learning rate")
     hidden: int = setting(128, "basis-network width (number of BLR features)")
-    chunk: int = setting(128, "cells scored per block (memory: seeds x chunk x hidden floats)")
+    chunk: int | None = setting(
+        None, "cells scored per block (default: 256 on CPU, 2048 on GPU/TPU; memory: seeds x chunk x hidden floats)"
+    )
     normalize_output: bool = setting(False, "z-score the rewards before fitting (pybnn's default; arch2vec passes False)")
     ei_scale: str | None = quirk("'variance': EI computed with the predictive variance where the std belongs")
     ei_target: str | None = quirk("'fixed': EI against the fixed target; 'incumbent': against the best reward so far")
@@ -132,9 +134,38 @@ class Config(StrategyConfig):
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {choices}")
-        check_positive(self, "top_k", "n_init", "epochs", "batch_size", "hidden", "chunk")
+        check_positive(self, "top_k", "n_init", "epochs", "batch_size", "hidden")
+        if self.chunk is not None:
+            check_positive(self, "chunk")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+# The two batching knobs, by platform (benchmarks/bench_dngo.py measures them). On CPU, blocks of a
+# few hundred cells keep a block's [seeds, cells, hidden] activations near the caches, and chunks of
+# SEED_CHUNK_CPU seeds (per device) keep a chunk's per-round arrays there while letting a slow seed
+# hold up only its own chunk. On accelerators, larger blocks, and seeds chunked only when a block's
+# activations would pass ACCELERATOR_BLOCK_FLOATS (NB101: 423,624 cells; 5,000 seeds).
+CELL_CHUNK_CPU = 256
+CELL_CHUNK_ACCELERATOR = 2048
+SEED_CHUNK_CPU = 50
+ACCELERATOR_BLOCK_FLOATS = 1 << 28  # 1 GiB of float32 per [seeds, cells, hidden] intermediate
+
+
+def cell_chunk(config: Config, platform: str | None = None) -> int:
+    """Cells scored per block: `config.chunk`, else the platform's default."""
+    if config.chunk:
+        return int(config.chunk)
+    platform = platform or jax.default_backend()
+    return CELL_CHUNK_CPU if platform == "cpu" else CELL_CHUNK_ACCELERATOR
+
+
+def seed_chunk(problem: Problem, config: Config, platform: str) -> int | None:
+    """Seeds per device vmapped together (the runner's default `seed_chunk`); None: all at once."""
+    if platform == "cpu":
+        return SEED_CHUNK_CPU
+    block = min(cell_chunk(config, platform), problem.num_cells) * config.hidden
+    return max(1, ACCELERATOR_BLOCK_FLOATS // block)
 
 
 @struct.dataclass
@@ -177,12 +208,39 @@ def basis(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
     return jnp.tanh(x @ params["w1"] + params["b1"])
 
 
-def _batch_loss(params, x, y, mask):
-    # A multiply-sum rather than a matrix-vector product: vmapped over seeds, XLA fuses it (a
-    # batched dot of 10 x 128 by 128 per seed is mostly call overhead).
-    out = jnp.sum(basis(params, x) * params["w2"], axis=-1) + params["b2"]
+def _sum_rows(a: jax.Array) -> jax.Array:
+    """a[0] + a[1] + ... + a[-1], added in that order by elementwise adds.
+
+    XLA:CPU emits a `reduce` as a loop whose adds it lets LLVM reassociate, and how it regroups them
+    depends on the shapes around it: with or without a vmapped batch axis a seed's sums would
+    round differently. A chain of elementwise adds has one order.
+    """
+    out = a[0]
+    for i in range(1, a.shape[0]):
+        out = out + a[i]
+    return out
+
+
+def _batch_grads(params, x, y, mask):
+    """Gradients of the minibatch MSE, sum((out - y)^2) / m over the m rows in `mask`.
+
+    The backward pass of Linear -> tanh -> Linear written out. The sums over the minibatch rows are
+    chains of adds (`_sum_rows`): as `reduce`s (or as the `dot`s `jax.grad` makes of them) they
+    round differently with and without a vmapped batch axis. The sums over features are `reduce`s,
+    which XLA:CPU emits the same way in both.
+    """
+    w1, b1, w2 = params["w1"], params["b1"], params["w2"]
+    h = jnp.tanh(jnp.sum(x[:, :, None] * w1[None], axis=1) + b1)  # [bs, H]
+    out = jnp.sum(h * w2, axis=-1) + params["b2"]
     err = jnp.where(mask, out - y, 0.0)
-    return jnp.sum(err * err) / jnp.maximum(jnp.sum(mask), 1)
+    dout = err * (2.0 / jnp.maximum(jnp.sum(mask), 1))  # [bs]
+    dpre = dout[:, None] * w2 * (1.0 - h * h)  # [bs, H]
+    return {
+        "w1": _sum_rows(x[:, :, None] * dpre[:, None, :]),
+        "b1": _sum_rows(dpre),
+        "w2": _sum_rows(dout[:, None] * h),
+        "b2": _sum_rows(dout),
+    }
 
 
 def epoch_permutation(key: jax.Array, n: jax.Array, size: int) -> jax.Array:
@@ -220,28 +278,39 @@ def train_net(
     params = init_net(key_init, x.shape[1], config.hidden)
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
     b1, b2, eps, lr = 0.9, 0.999, 1e-8, config.lr
-    grad_fn = jax.grad(_batch_loss)
 
     def batch_step(perm, b, carry):
-        params, m, v, t = carry
+        params, m, v, t, p1, p2 = carry
         idx = jax.lax.dynamic_slice(perm, (b * bs,), (bs,))
-        g = grad_fn(params, x[idx], y[idx], in_batch)
-        t = t + 1
+        g = _batch_grads(params, x[idx], y[idx], in_batch)
+        # b1^t and b2^t by running products, not pow: XLA:CPU evaluates pow of a scalar and of a
+        # vector of seeds with different code, and a seed's numbers must not depend on its batch.
+        t, p1, p2 = t + 1, p1 * b1, p2 * b2
         m = jax.tree_util.tree_map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
         v = jax.tree_util.tree_map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
-        c1, c2 = 1 - b1**t, 1 - b2**t
-        params = jax.tree_util.tree_map(
-            lambda p, m_, v_: p - lr * (m_ / c1) / (jnp.sqrt(v_ / c2) + eps), params, m, v
+        # Adam with bias corrections: p - lr m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps). The
+        # per-seed scalars are applied as explicit products: XLA rewrites a division by a
+        # broadcast scalar into a product with its reciprocal when a batch axis is present, and
+        # not without one (and 1 / sqrt(.) into an rsqrt whose rounding differs).
+        step_size = lr / (1 - p1)
+        inv_bc2 = 1 / (1 - p2)
+        new_params = jax.tree_util.tree_map(
+            lambda p, m_, v_: p - step_size * m_ / (jnp.sqrt(v_ * inv_bc2) + eps), params, m, v
         )
-        return params, m, v, t
+        new = (new_params, m, v, t, p1, p2)
+        # The step is taken only inside the seed's own trip count. Under vmap the loop runs as long
+        # as the longest seed and JAX adds this very select; writing it here keeps the program of
+        # a seed alone the same as that of a seed in a batch.
+        return jax.tree_util.tree_map(lambda a, c: jnp.where(b < n_batches, a, c), new, carry)
 
     def epoch(carry, key):
         perm = jnp.minimum(epoch_permutation(key, n, cap + pad), cap - 1)
         return jax.lax.fori_loop(0, n_batches, partial(batch_step, perm), carry), None
 
-    init = (params, zeros, zeros, jnp.zeros((), jnp.float32))
-    (params, _, _, steps), _ = jax.lax.scan(epoch, init, shuffle_keys)
-    return params, steps.astype(jnp.int32)
+    one = jnp.ones((), jnp.float32)
+    init = (params, zeros, zeros, jnp.zeros((), jnp.int32), one, one)
+    (params, _, _, steps, _, _), _ = jax.lax.scan(epoch, init, shuffle_keys)
+    return params, steps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,10 +357,10 @@ def acquisition(mean: jax.Array, var: jax.Array, target: jax.Array, config: Conf
 # One round
 
 
-def _fold_normalisation(params, mu, sd):
+def _fold_normalisation(params, mu, inv_sd):
     """First layer on raw features: ((x - mu) / sd) W + b = x (W / sd) + (b - (mu / sd) W)."""
-    w1 = params["w1"] / sd[:, None]
-    return w1, params["b1"] - (mu / sd) @ params["w1"]
+    w1 = params["w1"] * inv_sd[:, None]
+    return w1, params["b1"] - jnp.sum((mu * inv_sd)[:, None] * params["w1"], axis=0)
 
 
 def score_top_k(
@@ -311,7 +380,7 @@ def score_top_k(
     merged in order).
     """
     n_cells = problem.num_cells
-    chunk = min(config.chunk, n_cells)
+    chunk = min(cell_chunk(config), n_cells)
     n_chunks = -(-n_cells // chunk)
     k = min(config.top_k, n_cells)
     # var = 1/beta + sum_i (V^T phi)_i^2 / kappa_i  =  1/beta + ||phi @ A||^2 with A = V diag(kappa^-1/2)
@@ -341,11 +410,14 @@ def score_top_k(
 
 
 def _masked_stats(x: jax.Array, mask: jax.Array, n: jax.Array) -> tuple[jax.Array, jax.Array]:
-    nf = jnp.maximum(n, 1).astype(x.dtype)
+    """Mean and 1 / (population std) over the rows in `mask` (a constant column gets 1: the
+    published code would divide by zero). Reciprocals are formed once and multiplied: XLA turns a
+    division by a broadcast value into such a product when a batch axis is present, and not without."""
+    inv_n = 1.0 / jnp.maximum(n, 1).astype(x.dtype)
     w = mask.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
-    mu = jnp.sum(x * w, axis=0) / nf
-    sd = jnp.sqrt(jnp.sum(((x - mu) * w) ** 2, axis=0) / nf)
-    return mu, jnp.where(sd > 0, sd, 1.0)  # a constant column would divide by zero (published: NaN)
+    mu = jnp.sum(x * w, axis=0) * inv_n
+    sd = jnp.sqrt(jnp.sum(((x - mu) * w) ** 2, axis=0) * inv_n)
+    return mu, jnp.where(sd > 0, 1.0 / jnp.where(sd > 0, sd, 1.0), 1.0)
 
 
 def fit_model(key: jax.Array, fit_key: jax.Array, trace: Trace, problem: Problem, config: Config):
@@ -359,13 +431,14 @@ def fit_model(key: jax.Array, fit_key: jax.Array, trace: Trace, problem: Problem
     cells = jnp.where(valid, trace.index, 0)
     x = problem.features[cells]
     y = problem.reward[cells]
-    mu, sd = _masked_stats(x, valid, n)
-    xn = jnp.where(valid[:, None], (x - mu) / sd, 0.0)
+    mu, inv_sd = _masked_stats(x, valid, n)
+    xn = jnp.where(valid[:, None], (x - mu) * inv_sd, 0.0)
     if config.normalize_output:
-        y_shift, y_scale = _masked_stats(y, valid, n)
+        y_shift, inv_y_scale = _masked_stats(y, valid, n)
+        y_scale = 1.0 / inv_y_scale
     else:
         y_shift, y_scale = jnp.zeros((), jnp.float32), jnp.ones((), jnp.float32)
-    yn = jnp.where(valid, (y - y_shift) / y_scale, 0.0)
+    yn = jnp.where(valid, (y - y_shift) * (1.0 / y_scale), 0.0)
 
     k_net, k_round = jax.random.split(key)
     if config.same_fit_key:
@@ -379,7 +452,7 @@ def fit_model(key: jax.Array, fit_key: jax.Array, trace: Trace, problem: Problem
     theta0 = blr.sample_prior(k_prior)
     res = blr.fit(theta0, dsg, config.evidence)
     post = blr.posterior_from_theta(dsg, res.x)
-    w1, b1 = _fold_normalisation(params, mu, sd)
+    w1, b1 = _fold_normalisation(params, mu, inv_sd)
     return w1, b1, post, y_shift, y_scale, res, theta0
 
 

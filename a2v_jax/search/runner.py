@@ -25,7 +25,8 @@ booleans per query (212 MB for 500 NB101 seeds; it made random search there 10x 
 `seed_chunk` runs the batch as `lax.map` over chunks of that many vmapped seeds, inside the same
 compiled call. Per-seed state that every step reads in full (REINFORCE's LSTM weights, 295 KB a
 seed) stops fitting in the CPU cache at a few hundred seeds; chunks keep it there, bound memory
-(visited masks are [seeds, N]) and let slow seeds hold up only their own chunk.
+(visited masks are [seeds, N]) and let slow seeds hold up only their own chunk. Left unset, it is
+the strategy's choice for the platform and problem (`default_seed_chunk`), else the whole batch.
 
 With a device mesh, seeds are split over its first axis with `shard_map`: each device runs the
 loop over its own seeds and decides for itself when they are done, so devices never wait for each
@@ -34,7 +35,12 @@ collective at every iteration of every nested loop; DNGO's nested loops deadlock
 or more seeds a device). The problem is replicated on every device.
 
 Results do not depend on the batch, the chunking or the sharding: each seed is a function of its
-key, `fold_in(PRNGKey(base), seed id)`.
+key, `fold_in(PRNGKey(base), seed id)`, and its numbers are the same bits whatever runs beside it.
+That takes two things. Strategies write per-seed arithmetic whose lowering does not change with a
+vmapped axis (see `dngo` for what XLA:CPU changes). And the programs are compiled with
+`compiler_options()`: on CPU without XLA's library fusions (YNNPACK / XNNPACK), which XLA picks by
+operand size, so that the same seed would go through different kernels in batches of different
+widths.
 """
 
 from __future__ import annotations
@@ -51,6 +57,30 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from .problem import Problem
 
 ALL_STEPS = 1 << 30  # "run to the end" in one segment
+
+# XLA:CPU chooses its YNNPACK / XNNPACK library fusions by operand size: a seed alone and the same
+# seed in a batch of 500 would run through different kernels and round differently. They are
+# also slower for the small products searches are made of (DNGO's basis-net training: 10x).
+_CPU_COMPILER_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "",
+    "xla_cpu_experimental_xnn_fusion_type": "",
+}
+
+
+def compiler_options() -> dict[str, Any]:
+    """XLA options for the compiled search programs on the default backend."""
+    return dict(_CPU_COMPILER_OPTIONS) if jax.default_backend() == "cpu" else {}
+
+
+def default_seed_chunk(strategy: Any, problem: Problem, config: Any, batch: int, n_devices: int = 1) -> int | None:
+    """Seeds per in-graph chunk when the caller gives none: the strategy's `seed_chunk(problem,
+    config, platform)` (seeds per device) times the device count, or None (the whole batch at once)."""
+    hint = getattr(strategy, "seed_chunk", None)
+    per_device = hint(problem, config, jax.default_backend()) if callable(hint) else None
+    if not per_device:
+        return None
+    chunk = int(per_device) * n_devices
+    return chunk if chunk < batch else None
 
 
 def run(strategy: Any, key: jax.Array, problem: Problem, config: Any) -> Any:
@@ -158,10 +188,11 @@ def make_mesh(devices: int | None = None, axis: str = "seeds") -> Mesh:
 class BatchedRun:
     """A search compiled once for batches of `batch` seeds, run in segments on any such batch of keys.
 
-    mesh: split seeds over its first axis; seed_chunk: see the module docstring. States returned by
-    `init`/`advance` are in the run's own arrangement (padded to whole chunks, chunked, sharded);
-    `finish` turns them into one row per key, in order. Short batches are padded with repeats of
-    their first keys, whose results are dropped.
+    mesh: split seeds over its first axis; seed_chunk: see the module docstring (None: the
+    strategy's default, `default_seed_chunk`). States returned by `init`/`advance` are in the run's
+    own arrangement (padded to whole chunks, chunked, sharded); `finish` turns them into one row per
+    key, in order. Short batches are padded with repeats of their first keys, whose results are
+    dropped. The programs are compiled on first use (or by `compile`) with `compiler_options()`.
     """
 
     def __init__(
@@ -177,6 +208,8 @@ class BatchedRun:
             raise ValueError(f"batch must be positive, got {batch}")
         self.strategy, self.config, self.mesh = strategy, config, mesh
         n_dev = 1 if mesh is None else int(mesh.shape[mesh.axis_names[0]])
+        if seed_chunk is None:
+            seed_chunk = default_seed_chunk(strategy, problem, config, batch, n_dev)
         chunk = batch if not seed_chunk or seed_chunk >= batch else int(seed_chunk)
         self.chunk = -(-chunk // n_dev) * n_dev  # every device gets the same share of a chunk
         self.total = -(-batch // self.chunk) * self.chunk
@@ -211,32 +244,35 @@ class BatchedRun:
         """Compile init, advance and status ahead of time; returns the seconds it took."""
         keys = self.arrange(seed_keys(self.total) if example_keys is None else example_keys)
         t0 = time.perf_counter()
-        init = _init.lower(keys, self.problem, **self._static).compile()
-        states = init(keys, self.problem)
-        steps = jnp.asarray(1, jnp.int32)
-        advance = _advance.lower(states, self.problem, steps, **self._static).compile()
-        status = _status.lower(states, self.problem, chunked=self.chunked, mesh=self.mesh).compile()
-        self._compiled = {"init": init, "advance": advance, "status": status}
+        states = self._program("init", keys)(keys, self.problem)
+        self._program("advance", states)
+        self._program("status", states)
         return time.perf_counter() - t0
+
+    def _program(self, name: str, first: Any) -> Any:
+        """The compiled `name` program (compiled on first use, for arguments like `first`)."""
+        if name not in self._compiled:
+            options = compiler_options()
+            if name == "init":
+                lowered = _init.lower(first, self.problem, **self._static)
+            elif name == "advance":
+                lowered = _advance.lower(first, self.problem, jnp.asarray(1, jnp.int32), **self._static)
+            else:
+                lowered = _status.lower(first, self.problem, chunked=self.chunked, mesh=self.mesh)
+            self._compiled[name] = lowered.compile(compiler_options=options or None)
+        return self._compiled[name]
 
     def init(self, keys: jax.Array) -> Any:
         arranged = self.arrange(keys)
-        if "init" in self._compiled:
-            return self._compiled["init"](arranged, self.problem)
-        return _init(arranged, self.problem, **self._static)
+        return self._program("init", arranged)(arranged, self.problem)
 
     def advance(self, states: Any, steps: int) -> Any:
         steps = jnp.asarray(min(int(steps), ALL_STEPS), jnp.int32)
-        if "advance" in self._compiled:
-            return self._compiled["advance"](states, self.problem, steps)
-        return _advance(states, self.problem, steps, **self._static)
+        return self._program("advance", states)(states, self.problem, steps)
 
     def status(self, states: Any) -> tuple[bool, float]:
         """(every seed done, mean share of the budget spent); waits for `states`."""
-        if "status" in self._compiled:
-            done, share = self._compiled["status"](states, self.problem)
-        else:
-            done, share = _status(states, self.problem, chunked=self.chunked, mesh=self.mesh)
+        done, share = self._program("status", states)(states, self.problem)
         return bool(done), float(share)
 
     def finish(self, states: Any, n: int) -> Any:

@@ -10,7 +10,9 @@ A strategy is a module with:
 - `init(key, problem, config) -> State`: a pytree with a `trace: Trace` field;
 - `step(state, problem, config) -> State`: one round (a query, an episode, a batch of proposals);
 - optionally `trace_extras(states) -> {name: array [seeds, ...]}`: per-seed values saved beside
-  the trace, and `summary_extras(extras, oracle) -> dict`: what the summary says about them.
+  the trace, and `summary_extras(extras, oracle) -> dict`: what the summary says about them;
+- optionally `seed_chunk(problem, config, platform) -> int | None`: how many seeds (per device)
+  to vmap together when the caller does not say (`runner.default_seed_chunk`).
 
 `a2v_jax.search.methods` maps a short name to each module (one line per strategy); nothing else in
 the library names a strategy.

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from .. import compile_cache
 from .._io import CorruptFileError
 from . import SPACE_NAMES, UnknownSpaceError, get_space
 
@@ -29,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=None, help="cache root (overrides $A2V_CACHE)")
     parser.add_argument("--rebuild", action="store_true", help="ignore an existing cache and build again")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    compile_cache.add_argument(parser)
     parser.add_argument(
         "--neighbours",
         action="store_true",
         help="also build (or load) the mutation-neighbour table used by regularized evolution (nb101)",
     )
     args = parser.parse_args(argv)
+    compile_cache.enable(args.no_compile_cache, root=args.cache)
 
     try:
         space = get_space(args.space)
