@@ -457,6 +457,8 @@ def run(
     steps_done)` is called after every compiled chunk with the members' states (raise
     KeyboardInterrupt in it to stop the run: a checkpoint is written first, as on Ctrl-C).
     """
+    # refuse a folder that cannot take this run before any data is loaded or compiled
+    Staging.check(config.out, BATCH_KIND if config.is_batch else KIND, overwrite=config.overwrite, resume=config.resume)
     if space is None:
         space = get_space(config.space)
     cells = load_cells(config)[1] if cells is None else limit_cells(cells, config.limit)
