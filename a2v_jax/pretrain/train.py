@@ -26,6 +26,15 @@ boundaries and interruptions do not change a single number.
 it as a static argument, so runs with the same settings share JAX's compilation cache without a
 cache of our own.
 
+Members inside one compiled call (`_over_members`): one `vmap` over all of them, or blocks of
+`member_block` members (`vmap` within a block, `lax.map` over blocks). With blocks of one, a
+member's numbers are bit for bit those of the same seed alone; a `vmap` over 2 or more members
+is bitwise the same for any member count, but XLA compiles a single member's weight-gradient dots
+with their operands the other way round, so a lone seed and the same seed in a vmapped batch
+differ in the last bits, which Adam amplifies (about 3e-3 in the weights after 5 steps, mostly in
+the biases before BatchNorm whose gradient is rounding noise). On 2 CPU cores vmapping gains no
+throughput (benchmarks/bench_pretrain.py), hence blocks of one by default on CPU.
+
 Sharding (`parallel.Layout`): members split over the mesh axis "members" (`vmap` with
 `spmd_axis_name`), and, with fewer members than devices, each training batch split over the axis
 "data" (a sharding constraint on the batch; XLA then reduces BatchNorm statistics, losses and
