@@ -306,6 +306,9 @@ class _Run:
         last_save = time.perf_counter()
         train_seconds = 0.0
         t_epoch = time.perf_counter()
+        # what a checkpoint may hold: the states after a chunk only once its epoch lines are recorded
+        # (an interruption in between saves the states before the chunk, which then runs again)
+        kept = (states, self.steps)
         with bar:
             try:
                 while self.steps < p.total_steps:
@@ -314,17 +317,20 @@ class _Run:
                     new = advance_members(p, states, self.data, self.hypers, self.steps, stop)
                     first_bad = np.asarray(new.first_nonfinite)[: self.k]  # waits for the chunk
                     train_seconds += time.perf_counter() - t_chunk
-                    start, self.steps, states = self.steps, stop, new
                     if (first_bad >= 0).any():
                         self.stop_nonfinite(first_bad)
+                    start = self.steps
+                    t_epoch = self.finish_epochs(new, start, stop, t_epoch, bar)
+                    states, self.steps = new, stop
+                    kept = (states, self.steps)
                     bar.update((stop - start) * self.k)
-                    t_epoch = self.finish_epochs(states, start, stop, t_epoch, bar)
                     if self.on_chunk is not None:
                         self.on_chunk(states, self.steps)
                     if time.perf_counter() - last_save > config.checkpoint_seconds or self.epoch_ended(start, stop):
                         self.save(states)
                         last_save = time.perf_counter()
             except KeyboardInterrupt:
+                states, self.steps = kept
                 self.save(states)
                 if config.progress:
                     tqdm.write(f"interrupted: checkpoint written to {self.staging.path}; continue with --resume")
@@ -342,15 +348,16 @@ class _Run:
 
     def finish_epochs(self, states: TrainState, start: int, stop: int, t_epoch: float, bar) -> float:
         """Record the epochs that ended in steps [start, stop): their on-device metrics, and
-        validity / uniqueness when the epoch is a check epoch. Returns the new epoch start time."""
+        validity / uniqueness when the epoch is a check epoch. The histories grow only at the end,
+        so an interruption leaves them as they were. Returns the new epoch start time."""
         nb = self.program.num_batches
         ended = list(range(start // nb, stop // nb))
         if not ended:
             return t_epoch
         history = jax.device_get(states.history)
-        now = time.perf_counter()
+        seconds = (time.perf_counter() - t_epoch) / len(ended)
+        new_rows = []
         for e in ended:
-            seconds = (now - t_epoch) / len(ended)
             rows = [_epoch_row(export.member_slice(history, i), e, nb, seconds) for i in range(self.k)]
             if e in self.check_epochs():
                 t0 = time.perf_counter()
@@ -359,11 +366,13 @@ class _Run:
                 seconds_prior = time.perf_counter() - t0
                 for row in rows:
                     row["prior_check_seconds"] = round(seconds_prior / self.k, 3)
-            for i, row in enumerate(rows):
-                self.histories[i].append(row)
+            new_rows.append(rows)
             if self.config.progress:
                 prefix = "" if self.k == 1 else f"[{self.k} members, first: {self.members[0].describe()}] "
                 tqdm.write(prefix + export.format_epoch(rows[0]))
+        for rows in new_rows:
+            for i, row in enumerate(rows):
+                self.histories[i].append(row)
         return time.perf_counter()
 
     def prior_metrics(self, states: TrainState, epoch: int) -> list[dict[str, Any]]:
