@@ -120,7 +120,7 @@ def default_member_block(config: PretrainConfig, members: int, layout: Layout | 
     each seed's bits independent of the batch), else all (None)."""
     if config.member_block is not None:
         return min(config.member_block, members)
-    if layout is None and jax.default_backend() == "cpu":
+    if (layout is None or layout.data_size == 1) and jax.default_backend() == "cpu":
         return 1
     return None
 
@@ -170,8 +170,10 @@ class _Run:
         self.layout = make_layout(config.devices, self.k)
         self.program = make_program(config, self.data, self.layout, self.k)
         self.padded = self.k if self.layout is None else self.layout.padded(self.k)
-        if self.layout is None and self.program.member_block:
-            self.padded = -(-self.k // self.program.member_block) * self.program.member_block
+        block = self.program.member_block
+        if block and (self.layout is None or self.layout.data_size == 1):
+            per_device = 1 if self.layout is None else self.layout.members_size
+            self.padded = -(-self.k // (block * per_device)) * block * per_device
         self.keys, self.hypers = member_inputs(self.members, self.padded)
         self.check_memory()
         self.batch = config.is_batch

@@ -35,14 +35,16 @@ differ in the last bits, which Adam amplifies (about 3e-3 in the weights after 5
 the biases before BatchNorm whose gradient is rounding noise). On 2 CPU cores vmapping gains no
 throughput (benchmarks/bench_pretrain.py), hence blocks of one by default on CPU.
 
-Sharding (`parallel.Layout`): members split over the mesh axis "members" (`vmap` with
-`spmd_axis_name`), and, with fewer members than devices, each training batch split over the axis
+Sharding (`parallel.Layout`): members split over the mesh axis "members" (`shard_map`, each
+device running its members as above, bit for bit as on one device), and, with fewer members than
+devices, each training batch split over the axis
 "data" (a sharding constraint on the batch; XLA then reduces BatchNorm statistics, losses and
 gradients across devices).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -53,6 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
+from jax.sharding import PartitionSpec
 
 from ..graphs import GraphSet, index_batches, make_batch
 from ..model import GraphAutoencoder, ModelConfig, vae_loss
@@ -439,39 +442,54 @@ def make_train(program: Program, data: GraphSet) -> Callable[[jax.Array, Hyper],
 # `epoch` are shared by all members (unbatched), which keeps the branches on them real branches.
 
 
-def _over_members(program: Program, fn: Callable, *batched: Any) -> Any:
-    """`fn` applied to every member of the `batched` pytrees (leading axis: members).
+def _over_members(program: Program, fn: Callable, batched: tuple, shared: tuple = ()) -> Any:
+    """`fn(*member_args, *shared)` for every member of the `batched` pytrees (leading axis:
+    members); `shared` (data, step numbers) is the same for all members.
 
-    On a mesh: one `vmap` over all members, split over the "members" axis. Otherwise members run
-    in blocks of `program.member_block` (a `vmap` per block, `lax.map` over blocks, all inside one
-    compiled call); no block size means one `vmap` over all members.
+    On a mesh whose batches are not split ("data" of size 1): `shard_map` over the "members"
+    axis, each device running its members as below, so a member computes exactly what it computes
+    on one device. On a mesh that splits batches: one `vmap` over all members (split over
+    "members"), XLA partitioning each batch over "data". Otherwise members run in blocks of
+    `program.member_block` (a `vmap` per block, `lax.map` over blocks, all inside one compiled
+    call); no block size means one `vmap` over all members.
     """
-    axis = None if program.layout is None else program.layout.members_axis
+    layout = program.layout
+    if layout is not None and layout.data_size == 1:
+        local = dataclasses.replace(program, layout=None)
+        spec = PartitionSpec(layout.members_axis)
+        return jax.shard_map(
+            lambda b, sh: _over_members(local, fn, b, sh), mesh=layout.mesh,
+            in_specs=(spec, PartitionSpec()), out_specs=spec, check_vma=False,
+        )(batched, shared)
+    if layout is not None:
+        return jax.vmap(lambda *b: fn(*b, *shared), spmd_axis_name=layout.members_axis)(*batched)
     block = program.member_block
     total = int(jax.tree_util.tree_leaves(batched)[0].shape[0])
-    if axis is not None or block is None or block >= total:
-        return jax.vmap(fn, spmd_axis_name=axis)(*batched)
+    one = lambda *b: fn(*b, *shared)  # noqa: E731
+    if block is None or block >= total:
+        return jax.vmap(one)(*batched)
     if total % block:
         raise ValueError(f"{total} members do not split into blocks of {block}")
     blocks = jax.tree_util.tree_map(lambda x: x.reshape(total // block, block, *x.shape[1:]), batched)
-    out = jax.lax.map(lambda b: jax.vmap(fn)(*b), blocks)
+    out = jax.lax.map(lambda b: jax.vmap(one)(*b), blocks)
     return jax.tree_util.tree_map(lambda x: x.reshape(total, *x.shape[2:]), out)
 
 
 def _init_members(program: Program, data: GraphSet, keys: jax.Array, hypers: Hyper) -> TrainState:
-    return _over_members(program, partial(program.init, data), keys, hypers)
+    return _over_members(program, lambda k, h, d: program.init(d, k, h), (keys, hypers), (data,))
 
 
 def _advance_members(program: Program, states: TrainState, data: GraphSet, hypers: Hyper, start, stop) -> TrainState:
-    return _over_members(program, lambda s, h: program.advance(s, data, h, start, stop), states, hypers)
+    step = lambda s, h, d, a, b: program.advance(s, d, h, a, b)  # noqa: E731
+    return _over_members(program, step, (states, hypers), (data, jnp.asarray(start, jnp.int32), jnp.asarray(stop, jnp.int32)))
 
 
 def _prior_members(program: Program, states: TrainState, data: GraphSet, epoch) -> tuple[jax.Array, jax.Array]:
-    return _over_members(program, lambda s: program.prior(s, data, epoch), states)
+    return _over_members(program, lambda s, d, e: program.prior(s, d, e), (states,), (data, jnp.asarray(epoch, jnp.int32)))
 
 
 def _embed_members(program: Program, states: TrainState, data: GraphSet) -> jax.Array:
-    return _over_members(program, lambda s: program.embed(s, data), states)
+    return _over_members(program, lambda s, d: program.embed(s, d), (states,), (data,))
 
 
 init_members = fast_jit(_init_members, static_argnums=0)
