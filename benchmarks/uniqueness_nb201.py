@@ -1,11 +1,11 @@
 """Is the NB201 uniqueness of the reference preset lower than the published code's? Both
 distributions over seeds and a Mann-Whitney U test.
 
-    python -m a2v_jax.pretrain --seeds 8 --prior-every 1 --out runs/uniq-nb201-ref-seeds0-7
+    python -m a2v_jax.pretrain --seeds 8 --out runs/uniq-nb201-ref-seeds0-7
     python benchmarks/uniqueness_nb201.py --ours runs/uniq-nb201-ref-seeds0-7 --published published.json
 
-`--ours`: a batch folder of the reference preset on NB201 (all 15,625 cells, official order, the
-default settings). `--published`: a JSON list of the published code's final-epoch numbers on the
+`--ours`: run folders of the reference preset on NB201 (all 15,625 cells, official order, the
+default settings): a batch folder, or one-seed folders (a seed gives the same numbers either way). `--published`: a JSON list of the published code's final-epoch numbers on the
 same cells in the same order, one object per seed: {"seed", "validity", "uniqueness"} as its own
 log prints them ("Ratio of valid / unique decodings from the prior"), optionally per epoch
 ("epochs": [{"epoch", "validity", "uniqueness"}, ...]). How those were produced (the published
@@ -33,12 +33,20 @@ sys.path.insert(0, str(ROOT))
 from a2v_jax import _io  # noqa: E402
 
 
-def ours(folder: Path) -> list[dict]:
-    labels = json.loads((folder / "config.json").read_text())["members"]
+def run_folders(folders: list[Path]) -> list[Path]:
+    """One-seed run folders: the folders given, batch folders replaced by their members."""
+    out = []
+    for folder in folders:
+        config = json.loads((folder / "config.json").read_text())
+        out += [folder / label for label in config["members"]] if "members" in config else [folder]
+    return out
+
+
+def ours(folders: list[Path]) -> list[dict]:
     rows = []
-    for label in labels:
-        final = json.loads((folder / label / "metrics.json").read_text())
-        history = [json.loads(x) for x in (folder / label / "metrics.jsonl").read_text().splitlines()]
+    for run in run_folders(folders):
+        final = json.loads((run / "metrics.json").read_text())
+        history = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         rows.append({"seed": final["seed"], "validity": final["validity_published"],
                      "uniqueness": final["uniqueness_published"],
                      "epochs": [{"epoch": m["epoch"], "validity": m.get("validity_published"),
@@ -53,7 +61,7 @@ def describe(values: list[float]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ours", type=Path, required=True)
+    p.add_argument("--ours", type=Path, nargs="+", required=True, help="run folders (one seed each) or batch folders")
     p.add_argument("--published", type=Path, required=True)
     p.add_argument("--note", default="", help="how the published numbers were produced (goes into the markdown)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
