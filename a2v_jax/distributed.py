@@ -32,6 +32,12 @@ What can go wrong, and what the user sees instead of a hang or an abort:
   sets a flag (`StopFlag`); the processes compare flags between compiled segments, and all stop
   at the same point, so the checkpoint is written whole.
 
+A command that scales out uses it the same way (`python -m a2v_jax.search` does): the parser
+gets the options with `add_arguments(parser)`, `initialize_from_args(args)` runs before anything
+touches a device; its run prepares inside `together(...)`, compares its settings with
+`check_same`, places host arrays with `put`, reads results back with `to_host`, writes files only
+where `is_main()`, and checks a `StopFlag` at points every process reaches.
+
 Host-side agreement (`together`, `check_same`, `gather_values`) uses
 `multihost_utils.process_allgather` on small fixed-size arrays: a collective over all devices,
 so every process must call them in the same order, which the callers guarantee by calling them
@@ -55,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from . import cli
 from .cli import option
 
 EXIT_CODE = 2  # the CLIs' exit status for an error
@@ -107,6 +114,17 @@ class Options:
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"--coordinator must be HOST:PORT (e.g. 10.0.0.1:1234), got {coordinator!r}")
         return dataclasses.replace(self, coordinator=coordinator, num_processes=num, process_id=pid)
+
+
+def add_arguments(parser: Any, title: str = "several processes (one run over several hosts)") -> None:
+    """The multi-process options (`Options`) as one group of an argparse parser: every command
+    that scales out offers the same flags."""
+    cli.add_arguments(parser.add_argument_group(title), Options)
+
+
+def initialize_from_args(args: Any) -> str | None:
+    """`initialize` with the options parsed by a parser that `add_arguments` prepared."""
+    return initialize(cli.from_args(Options, args))
 
 
 def _env_int(name: str) -> int | None:
@@ -387,6 +405,7 @@ class StopFlag:
 
 
 __all__ = [
-    "DistributedError", "Options", "StopFlag", "check_same", "detected_cluster", "digest", "gather_values",
-    "initialize", "is_main", "multi", "process_count", "process_index", "put", "to_host", "together",
+    "DistributedError", "Options", "StopFlag", "add_arguments", "check_same", "detected_cluster", "digest",
+    "gather_values", "initialize", "initialize_from_args", "is_main", "multi", "process_count", "process_index",
+    "put", "to_host", "together",
 ]

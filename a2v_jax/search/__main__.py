@@ -83,7 +83,7 @@ def run_parser() -> argparse.ArgumentParser:
         formatter_class=cli.HelpFormatter,
     )
     cli.add_arguments(p, SearchSpec)
-    cli.add_arguments(p.add_argument_group("several processes (see below)"), distributed.Options)
+    distributed.add_arguments(p, "several processes: one search over several hosts (see below)")
     p.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE", default=[],
                    help="set a field of the method's Config, e.g. --set baseline=0.9 (repeatable; see below)")
     return p
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--out is required (the run folder)")
         module = get_method(getattr(args, "method", SearchSpec.method))
         spec = cli.from_args(SearchSpec, args, overrides=cli.parse_assignments(args.assignments, module.Config))
-        distributed.initialize(cli.from_args(distributed.Options, args))
+        distributed.initialize_from_args(args)
         from .api import run_search
 
         result = run_search(spec)

@@ -304,14 +304,14 @@ def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
     parts: list[dict[str, np.ndarray]] = []
     first, states = 0, None
     found = ckpt_path is not None and resumed and ckpt_path.exists()
-    with distributed.together("reading the checkpoint"):
-        if found:
-            template = runner.init(seed_keys(seed_ids[:batch]))
+    shared = f"resuming needs {ckpt_path} on a file system that every process shares"
+    distributed.check_same({"checkpoint found": found}, "views of the checkpoint", hint=shared)
+    if found:
+        template = runner.init(seed_keys(seed_ids[:batch]))  # on every process: it runs on the mesh
+        with distributed.together("reading the checkpoint"):
             parts, first, states = checkpoint.load(ckpt_path, template)
-    distributed.check_same(
-        {"checkpoint": [found, first, len(parts)]}, "views of the checkpoint",
-        hint=f"resuming needs {ckpt_path} on a file system that every process shares",
-    )
+        distributed.check_same({"checkpoint": [first, len(parts), states is None]}, "views of the checkpoint",
+                               hint=shared)
     if states is not None:
         states = runner.place(states)
     if found:
