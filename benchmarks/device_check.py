@@ -187,6 +187,20 @@ def _pretrain_seeds_field() -> str | None:
     return next((n for n in ("seeds", "num_seeds") if n in names), None)
 
 
+def _training(result: Any) -> dict[str, Any]:
+    """Epochs, training steps (per member) and training seconds of a finished run, from what
+    every version of the pretraining API reports: the members' metrics and the run's config."""
+    members = getattr(result, "runs", None) or [result]
+    metrics = members[0].metrics
+    config = result.config.resolved() if hasattr(result.config, "resolved") else result.config
+    cells = len(result.hashes)
+    batches = -(-int(cells * config.train_fraction) // config.batch_size)
+    epochs = int(metrics.get("epochs") or config.epochs)
+    train_s = float(metrics["total_train_seconds"])
+    return {"members": len(members), "epochs": epochs, "steps": epochs * batches, "train_s": train_s,
+            "compile_s": metrics.get("compile_seconds"), "reconstruction": metrics.get("reconstruction_accuracy")}
+
+
 def run_pretrain(report: Report, settings: Settings, work: Path, clock: Clock) -> Path | None:
     """Default NB201 pretraining, all in; returns its embeddings file."""
     extra: dict[str, Any] = {}
@@ -198,36 +212,32 @@ def run_pretrain(report: Report, settings: Settings, work: Path, clock: Clock) -
     t0 = time.perf_counter()
     result = pretrain_run(config)
     wall = time.perf_counter() - t0
-    history = result.history
-    train_s = sum(m["train_seconds"] for m in history)
-    steps = sum(m["steps"] for m in history)
-    report.add("pretrain", {
-        "run": "one seed", "epochs": len(history), "steps": steps, "all_in_s": wall,
-        "compile_s": sum(m.get("compile_seconds", 0.0) for m in history), "train_s": train_s,
-        "steps_per_s": steps / max(train_s, 1e-9),
-        "reconstruction": result.metrics.get("reconstruction_accuracy"),
-    })
+    t = _training(result)
+    report.add("pretrain", {"run": "one seed", "epochs": t["epochs"], "steps": t["steps"], "all_in_s": wall,
+                            "train_s": t["train_s"], "steps_per_s": t["steps"] / max(t["train_s"], 1e-9),
+                            "reconstruction": t["reconstruction"]})
+    embeddings = Path(result.out) / "embeddings.npz"
     field = _pretrain_seeds_field()
+    k = settings.pretrain_seeds
     if field is None:
-        report.note(f"K = {settings.pretrain_seeds} vmapped pretraining seeds: skipped, this checkout's "
-                    "PretrainConfig takes no number of seeds")
+        report.note(f"K = {k} vmapped pretraining seeds: skipped, this checkout's PretrainConfig takes no number of seeds")
     elif not clock.fits(wall * 2):
-        report.note(f"K = {settings.pretrain_seeds} pretraining seeds: skipped, {clock.left():.0f} s left")
+        report.note(f"K = {k} pretraining seeds: skipped, predicted {wall * 2:.0f} s with {clock.left():.0f} s left")
     else:
-        config_k = dataclasses.replace(config, out=str(work / "pretrain-k"), **{field: settings.pretrain_seeds})
+        config_k = dataclasses.replace(config, out=str(work / "pretrain-k"), **{field: k})
         t0 = time.perf_counter()
-        result_k = pretrain_run(config_k)
+        try:
+            result_k = pretrain_run(config_k)
+        except Exception as e:  # noqa: BLE001 - e.g. out of memory: record it and go on
+            report.note(f"K = {k} pretraining seeds failed: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
+            return embeddings
         wall_k = time.perf_counter() - t0
-        hist = result_k.history
-        train_k = sum(m["train_seconds"] for m in hist)
-        steps_k = sum(m["steps"] for m in hist)
-        report.add("pretrain", {
-            "run": f"{settings.pretrain_seeds} seeds at once", "epochs": len(hist), "steps": steps_k,
-            "all_in_s": wall_k, "compile_s": sum(m.get("compile_seconds", 0.0) for m in hist), "train_s": train_k,
-            "steps_per_s": steps_k / max(train_k, 1e-9),
-            "seed_steps_per_s": settings.pretrain_seeds * steps_k / max(train_k, 1e-9),
-        })
-    return result.out / "embeddings.npz"
+        tk = _training(result_k)
+        report.add("pretrain", {"run": f"{tk['members']} seeds at once", "epochs": tk["epochs"], "steps": tk["steps"],
+                                "all_in_s": wall_k, "train_s": tk["train_s"],
+                                "steps_per_s": tk["steps"] / max(tk["train_s"], 1e-9),
+                                "seed_steps_per_s": tk["members"] * tk["steps"] / max(tk["train_s"], 1e-9)})
+    return embeddings
 
 
 # ---------------------------------------------------------------------- search
