@@ -168,7 +168,7 @@ def test_signal_on_one_process_stops_both_and_both_resume(files, reference, tmp_
         np.testing.assert_array_equal(got[k], reference[k], err_msg=k)
 
 
-def test_different_arguments_are_refused_on_every_process(files, tmp_path):
+def test_bad_input_on_any_process_stops_every_process(files, tmp_path):
     out = tmp_path / "mismatch"
     port = _free_port()
     p0, p1 = _pair([_cli(files, out, 0, port), _cli(files, out, 1, port, "--seeds", "9")])
@@ -177,6 +177,15 @@ def test_different_arguments_are_refused_on_every_process(files, tmp_path):
         (line,) = _errors(p)
         assert "different arguments" in line and "seeds" in line and "process 1" in line, line
     assert not out.exists() and not out.with_name("mismatch.partial").exists()
+
+    port = _free_port()  # an input missing on one host only: that process's error stops the other too
+    missing = tmp_path / "elsewhere" / "emb.npz"
+    p0, p1 = _pair([_cli(files, out, 0, port), _cli(files, out, 1, port, "--embeddings", str(missing))])
+    assert p0.returncode == 2 and p1.returncode == 2, p0.stderr + p1.stderr
+    (line0,) = _errors(p0)
+    (line1,) = _errors(p1)
+    assert "process 1 stopped while preparing the search" in line0 and str(missing) in line0, line0
+    assert str(missing) in line1 and "process 1 stopped" not in line1, line1
 
     port = _free_port()  # --devices must cover every process's devices
     p0, p1 = _pair([_cli(files, out, pid, port, "--devices", "2") for pid in (0, 1)])
