@@ -202,8 +202,9 @@ def initialize(options: Options | None = None) -> str | None:
     watchdog.start()
     try:
         jax.distributed.initialize(**kwargs, initialization_timeout=int(opts.distributed_timeout) + JOIN_GRACE)
-    except RuntimeError as e:
-        raise DistributedError(f"cannot start the multi-process run ({how}): {e}") from e
+    except (RuntimeError, ValueError) as e:  # e.g. a launcher whose details JAX cannot read
+        raise DistributedError(f"cannot start the multi-process run ({how}): {e}; give --coordinator, "
+                               "--num-processes and --process-id, or --num-processes 1 to run alone") from e
     finally:
         watchdog.cancel()
     _state.update(initialized=True, how=how)

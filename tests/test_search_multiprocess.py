@@ -261,3 +261,14 @@ def test_one_process_helpers_are_plain():
     assert distributed.gather_values(np.arange(3)).shape == (1, 3)
     assert distributed.digest({"a": 1}) != distributed.digest({"a": 2})
     assert distributed.digest(np.zeros(3, np.float32)) != distributed.digest(np.zeros(3, np.float64))
+
+
+def test_a_launcher_jax_cannot_read_is_a_clear_error(files, tmp_path):
+    """The environment says several TPU hosts, but JAX finds no coordinator there: one error line."""
+    env = {k: v for k, v in _env().items() if not k.startswith(("SLURM_", "OMPI_", "KUBERNETES_", "JAX_COORD"))}
+    env["TPU_WORKER_HOSTNAMES"] = "t0,t1"
+    p = subprocess.run(_cli(files, tmp_path / "x", 0, 1)[:-8], env=env, cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 2
+    (line,) = _errors(p)
+    assert "Cloud TPU slice (detected)" in line and "--num-processes 1" in line, p.stderr
