@@ -49,6 +49,29 @@ PRIOR_MEAN = (0.0, -3.0)  # log alpha, log sigma^2
 OBJECTIVES = ("exact", "reference")
 
 
+@jax.custom_batching.custom_vmap
+def eigh(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`jnp.linalg.eigh` of one matrix, kept one matrix a call under `vmap` (a loop over the batch).
+
+    Vmapped, `jnp.linalg.eigh` becomes one batched LAPACK call, which on CPU splits the batch over
+    XLA's intra-op thread pool and waits for it. When seeds are sharded over several host-platform
+    devices, every thread of that pool can be a device's program waiting inside such a call, and
+    the process hangs (seen with 3 seeds a device on 4 devices of a 2-core machine). One matrix a
+    call costs nothing measurable here (a 128 x 128 decomposition a seed and round) and also keeps
+    each seed's decomposition the same call whatever the batch.
+    """
+    lam, vecs = jnp.linalg.eigh(a)
+    return lam, vecs
+
+
+@eigh.def_vmap
+def _eigh_batched(axis_size, in_batched, a):
+    (batched,) = in_batched
+    if not batched:
+        return eigh(a), (False, False)
+    return jax.lax.map(eigh, a), (True, True)
+
+
 @struct.dataclass
 class Design:
     """Sufficient statistics of (Phi, y) in the eigenbasis of Phi^T Phi."""
@@ -84,7 +107,7 @@ def design(phi: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> Desig
     d = phi.shape[1]
     n = jnp.sum(mask).astype(dtype)
     gram = phi.T @ phi
-    lam, vecs = jnp.linalg.eigh(gram)
+    lam, vecs = eigh(gram)
     lam, vecs = lam[::-1], vecs[:, ::-1]
     # Rank is at most n; the rest are zero up to rounding, and so is anything below eigh's noise floor.
     tol = jnp.max(lam) * 16 * jnp.finfo(dtype).eps
