@@ -71,14 +71,3 @@ def search(runs: Path, name: str, reuse: bool = True, **fields: Any) -> tuple[di
     summary, traces = load_run(out)
     return summary, traces, out
 
-
-def command(name: str, runs: Path, shown: Path, **fields: Any) -> str:
-    """The CLI command of a run (for the tables' provenance)."""
-    parts = ["python -m a2v_jax.search"]
-    for k, v in fields.items():
-        if k == "overrides":
-            parts += [f"--set {a}={b}" for a, b in v.items()]
-        elif v is not None:
-            parts.append(f"--{k.replace('_', '-')} {v}")
-    parts.append(f"--out {shown / name}")
-    return " ".join(parts)
