@@ -3,7 +3,7 @@
 Measures, on this machine (CPU unless JAX finds an accelerator):
 1. 500 seeds of each method (rl, rs, re; bo if installed) on NAS-Bench-201 CIFAR-10 with the
    12,000 s budget, both presets: compile time (ahead of time) and run time (median of repeats),
-   against 500 x the published code's per-seed time measured on this machine kind (REFERENCE.md:
+   against 500 x the published code's per-seed time measured on this machine kind (docs/reference.md, "The published code's speed":
    REINFORCE 5.5 s a seed, DNGO 137 s a seed; none was measured for RS/RE);
 2. seed scaling: 1, 10, 100, 500, 1000 seeds;
 3. an NB101-sized problem: 423,624 cells, synthetic accuracies and costs (uniform 1,000-5,000 s,
@@ -41,7 +41,7 @@ from a2v_jax.search.build import make_problem  # noqa: E402
 from a2v_jax.search.methods import get_method, make_config  # noqa: E402
 from a2v_jax.search.problem import Problem  # noqa: E402
 
-PUBLISHED_SECONDS_PER_SEED = {"rl": 5.5, "bo": 137.0}  # NB201 CIFAR-10, REFERENCE.md
+PUBLISHED_SECONDS_PER_SEED = {"rl": 5.5, "bo": 137.0}  # NB201 CIFAR-10, docs/reference.md
 PUBLISHED_NB101_RL_SECONDS_PER_RUN = 27.0  # 500-query run, table loading (41 s) excluded
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from .. import cli, rundir
@@ -65,9 +66,10 @@ def _epilog() -> str:
 def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m a2v_jax.search",
-        description="Run many independent architecture searches as one batched JAX computation "
-        "(all seeds at once), and write traces, a summary and plots. "
-        "Use `python -m a2v_jax.search compare DIR...` to put several runs side by side.",
+        description=textwrap.fill(
+            "Run many independent architecture searches as one batched JAX computation (all seeds at "
+            "once), and write traces, a summary and plots. Use `python -m a2v_jax.search compare DIR...` "
+            "to put several runs side by side.", 100),
         epilog=_epilog(),
         formatter_class=cli.HelpFormatter,
     )
