@@ -19,7 +19,8 @@ bootstrap CI of the mean test accuracy, and whether the mean lies within one pap
 paper's mean. A second table gives, per dataset and preset, P(arch2vec > baseline) (a random seed of
 arch2vec-RL / -BO beats a random seed of the baseline, ties half) with its 95% bootstrap CI and the
 Mann-Whitney U p-value (`a2v_jax.search.stats`). Paper numbers: Table 3 of Yan et al. (NeurIPS
-2020); the published code's own results on this data: docs/reference.md.
+2020), also in docs/reference.md ("Paper numbers"); the published code's own results on this data:
+docs/reference.md ("The published code's speed").
 
     python benchmarks/table3.py [--seeds 500]               # pretrains the embeddings first (~1 min)
     python benchmarks/table3.py --embeddings runs/pretrain/embeddings.npz
@@ -74,7 +75,7 @@ PAPER_VALID = {
     "rl": ((91.32, 0.42), (73.13, 0.72), (46.22, 0.30)),
     "bo": ((91.41, 0.22), (73.35, 0.32), (46.34, 0.18)),
 }
-# The published code re-run on this data (docs/reference.md): test %, RL 50 seeds, DNGO 3-5 seeds
+# The published code re-run on this data (docs/reference.md, "The published code's speed"): test %, RL 50 seeds, DNGO 3-5 seeds
 PUBLISHED_CODE = {
     "rl": ((93.89, 0.71), (72.82, 0.98), (46.23, 0.23)),
     "bo": ((93.91, 0.30), (71.78, 0.89), (45.39, 0.79)),
