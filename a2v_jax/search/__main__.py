@@ -91,14 +91,27 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def _compare_parser() -> argparse.ArgumentParser:
+    from .stats import RESAMPLES
+
     p = argparse.ArgumentParser(
         prog="python -m a2v_jax.search compare",
-        description="Put several search runs (folders written by `python -m a2v_jax.search`) in one table "
-        "(printed, compare.md, compare.json) and one figure (compare.png: regret against time, "
-        "ECDF of final regret, test accuracy against queries).",
+        description=(
+            "Put search runs of one space and dataset (folders written by `python -m a2v_jax.search`) in\n"
+            "tables (printed, compare.md, compare.json) and one figure (compare.png: regret against time,\n"
+            "ECDF of final regret, test accuracy against queries).\n\n"
+            "Per run: the final test accuracy as mean +- std, the 95% bootstrap CI of the mean, median and\n"
+            "IQR; the test regret at 25/50/75/100% of the simulated-time budget (mean, 95% CI).\n"
+            "Per pair of runs A, B: the probability of improvement P(A > B) (a random seed of A beats a\n"
+            "random seed of B, ties half; for regret, lower beats) with its 95% bootstrap CI, and the\n"
+            "two-sided Mann-Whitney U p-value, on the final test accuracy and the regret at each point."
+        ),
+        formatter_class=cli.HelpFormatter,
     )
-    p.add_argument("dirs", nargs="+", type=Path, help="run folders")
+    p.add_argument("dirs", nargs="+", type=Path, help="run folders (one space and dataset; one folder works too)")
     p.add_argument("--out", type=Path, help="where to write compare.* (default: the runs' common parent folder)")
+    p.add_argument("--band", choices=("iqr", "ci"), default="iqr",
+                   help="band around the mean regret curves: iqr = 25-75%% of seeds, ci = 95%% bootstrap CI of the mean")
+    p.add_argument("--resamples", type=int, default=RESAMPLES, help="bootstrap resamples of every interval (default: %(default)s)")
     return p
 
 
@@ -130,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             from .report import compare
 
             out = args.out or _common_parent(args.dirs)
-            result = compare(args.dirs, out)
+            if args.resamples < 100:
+                raise ValueError(f"--resamples must be at least 100, got {args.resamples}")
+            result = compare(args.dirs, out, band=args.band, resamples=args.resamples)
             print(result["text"])
             print("\nwrote " + ", ".join(result["paths"]))
             return 0

@@ -12,6 +12,11 @@ Definitions used in `summary.json` (also written into it):
 - `final_test_*`: the incumbent's test accuracy; std is the population std over seeds (NumPy's
   default, as in the published summary script);
 - regrets are against the best value of the same column over the whole benchmark (`oracle`).
+
+`compare` adds interval estimates and pairwise tests (`a2v_jax.search.stats`): per run the 95%
+bootstrap CI of the mean, median and IQR of the final test accuracy and of the test regret at four
+points of the budget (`BUDGET_FRACTIONS`, see `values_at_budget`), and per pair of runs the
+probability of improvement P(A > B) with its bootstrap CI and the Mann-Whitney U p-value.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_path, load_npz, save_npz, write_json
+from . import stats
 
 TRACE_KEYS = ("index", "time", "best_reward", "incumbent_test", "count")
 
@@ -174,17 +180,28 @@ def time_grid(traces: dict[str, np.ndarray], points: int = 100) -> np.ndarray:
     return np.geomspace(lo, hi, points)
 
 
-def regret_curve(traces: dict[str, np.ndarray], best_test: float, grid: np.ndarray) -> dict[str, np.ndarray]:
+BANDS = {"iqr": "25-75% of seeds", "ci": "95% bootstrap CI of the mean"}
+
+
+def regret_curve(traces: dict[str, np.ndarray], best_test: float, grid: np.ndarray, band: str = "iqr") -> dict[str, np.ndarray]:
+    """Mean test regret at each grid time, with a band (`low`, `high`): the seeds' interquartile
+    range (`iqr`, how spread the seeds are) or the 95% bootstrap CI of the mean (`ci`, how well
+    the mean is known)."""
+    if band not in BANDS:
+        raise ValueError(f"unknown band {band!r}; choose one of {', '.join(BANDS)}")
     v = value_at_times(traces["time"], traces["incumbent_test"].astype(np.float64), traces["count"], grid)
     regret = best_test - v
     with np.errstate(all="ignore"):
-        return {
+        out = {
             "time": grid,
             "mean": np.nanmean(regret, axis=0),
             "q25": np.nanpercentile(regret, 25, axis=0),
             "q75": np.nanpercentile(regret, 75, axis=0),
             "started": np.mean(~np.isnan(v), axis=0),
+            "band": band,
         }
+    out["low"], out["high"] = (out["q25"], out["q75"]) if band == "iqr" else stats.mean_ci_band(regret)
+    return out
 
 
 def queries_curve(traces: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -269,13 +286,14 @@ def _regret_axes(ax, curves, seeds=None) -> None:
     for label, c in curves:
         (line,) = ax.plot(c["time"], np.maximum(c["mean"] * 100, FLOOR), label=label, lw=2)
         ax.fill_between(
-            c["time"], np.maximum(c["q25"] * 100, FLOOR), np.maximum(c["q75"] * 100, FLOOR),
+            c["time"], np.maximum(c["low"] * 100, FLOOR), np.maximum(c["high"] * 100, FLOOR),
             color=line.get_color(), alpha=0.15, lw=0,
         )
+    band = curves[0][1].get("band", "iqr") if curves else "iqr"
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("simulated wall-clock time [s]")
-    ax.set_ylabel("test regret [%] (mean; band 25-75%)")
+    ax.set_ylabel(f"test regret [%] (mean; band {BANDS[band]})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
 
@@ -303,6 +321,96 @@ def _queries_axes(ax, curves, best_test) -> None:
 
 # ---- comparing runs -------------------------------------------------------------------------------
 
+BUDGET_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+class IncomparableRunsError(ValueError):
+    """Runs that cannot share one table (different spaces or datasets)."""
+
+
+def budget_points(summaries: list[dict[str, Any]], fractions: tuple[float, ...] = BUDGET_FRACTIONS) -> dict[str, Any]:
+    """Where runs are compared during the search: fractions of the simulated-time budget.
+
+    The budget is the smallest time budget among the runs (so every run has reached every point);
+    runs with a query budget only are compared at fractions of the smallest query budget.
+    """
+    seconds = [s["budget_seconds"] for s in summaries if s.get("budget_seconds") is not None]
+    if seconds:
+        total, kind = float(min(seconds)), "time"
+    else:
+        total, kind = float(min(s["max_queries"] for s in summaries)), "queries"
+    values = [f * total for f in fractions]
+    if kind == "queries":
+        values = [float(max(1, int(np.ceil(v)))) for v in values]
+    return {"kind": kind, "budget": total, "fractions": list(fractions), "values": values}
+
+
+def values_at_budget(traces: dict[str, np.ndarray], points: dict[str, Any], key: str = "incumbent_test") -> np.ndarray:
+    """[S, P]: each seed's incumbent value at each budget point.
+
+    Time points follow the budget rule of the searches (a query is made while the time spent
+    before it is below the budget): at time t the incumbent is the best of the queries begun
+    before t. So the point at 100% of a run's own budget is its final incumbent, and every seed has
+    an incumbent at any t > 0. Query points: the incumbent after that many queries (or after the
+    seed's last query if it made fewer).
+    """
+    count = traces["count"].astype(np.int64)
+    value = traces[key].astype(np.float64)
+    cap = value.shape[1]
+    at = np.asarray(points["values"], np.float64)
+    if points["kind"] == "time":
+        used = np.arange(cap)[None, :] < count[:, None]
+        begun = np.concatenate([np.zeros((value.shape[0], 1)), traces["time"][:, :-1].astype(np.float64)], axis=1)
+        begun = np.where(used, begun, np.inf)
+        k = (begun[:, :, None] < at[None, None, :]).sum(axis=1)  # [S, P] queries begun before each point
+    else:
+        k = np.minimum(at.astype(np.int64)[None, :], count[:, None])
+    out = np.take_along_axis(value, np.maximum(k - 1, 0), axis=1)
+    return np.where(k > 0, out, np.nan)
+
+
+def _point_label(points: dict[str, Any], i: int) -> str:
+    unit = "s" if points["kind"] == "time" else "queries"
+    return f"{round(100 * points['fractions'][i])}% ({points['values'][i]:,.0f} {unit})"
+
+
+def comparison_statistics(runs: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]],
+                          resamples: int = stats.RESAMPLES, seed: int = 0) -> dict[str, Any]:
+    """Per run and per pair of runs: the statistics of `a2v_jax.search.stats` on the final test
+    accuracy (higher is better) and on the test regret at each budget point (lower is better)."""
+    points = budget_points([s for _, s, _ in runs])
+    metrics = [{"name": "final_test", "title": "final test accuracy", "higher_is_better": True}]
+    metrics += [{"name": f"test_regret_at_{round(100 * f)}pct", "title": f"test regret at {_point_label(points, i)}",
+                 "higher_is_better": False} for i, f in enumerate(points["fractions"])]
+    samples = {}
+    for name, s, t in runs:
+        regret = s["oracle"]["best_test"] - values_at_budget(t, points)
+        samples[name] = [final_values(t)["test"], *regret.T]
+    per_run = {name: {m["name"]: stats.describe(x, resamples, rng=seed) for m, x in zip(metrics, xs, strict=True)}
+               for name, xs in samples.items()}
+    pairwise = []
+    names = [n for n, _, _ in runs]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            for m, xa, xb in zip(metrics, samples[a], samples[b], strict=True):
+                pairwise.append({"a": a, "b": b, "metric": m["name"],
+                                 **stats.compare_pair(xa, xb, m["higher_is_better"], resamples, rng=seed)})
+    return {
+        "confidence": stats.CONFIDENCE, "resamples": resamples,
+        "budget_points": points, "metrics": metrics, "runs": per_run, "pairwise": pairwise,
+        "definitions": {
+            "ci": "95% bootstrap confidence interval of the mean over seeds (BCa, scipy.stats.bootstrap)",
+            "iqr": "25th to 75th percentile over seeds",
+            "p_improve": "P(a seed of A beats a seed of B), ties half: Mann-Whitney U_A / (n_A n_B); for regret, "
+                         "beating is the lower regret",
+            "p_improve_ci": "95% percentile bootstrap, seeds of A and of B resampled independently",
+            "p_value": "two-sided Mann-Whitney U test (scipy.stats.mannwhitneyu)",
+            "budget_points": "test regret of the incumbent of the queries begun before each fraction of the "
+                              "(smallest) budget; 100% is the final incumbent",
+        },
+    }
+
+
 COLUMNS = (
     ("run", "run"),
     ("method", "method"),
@@ -312,15 +420,25 @@ COLUMNS = (
     ("queries", "queries"),
     ("valid", "valid % (reward)"),
     ("valid_role", "valid % (valid col.)"),
-    ("test", "test %"),
+    ("test", "test % mean +- std"),
+    ("test_ci", "test % 95% CI"),
+    ("test_median", "test % median [IQR]"),
     ("regret", "test regret %"),
     ("seconds", "wall s"),
 )
 
 
-def _row(name: str, s: dict[str, Any]) -> dict[str, Any]:
+def _pct(x: float, digits: int = 2) -> str:
+    return f"{100 * x:.{digits}f}"
+
+
+def _interval(d: dict[str, float], digits: int = 2) -> str:
+    return f"[{_pct(d['ci_low'], digits)}, {_pct(d['ci_high'], digits)}]"
+
+
+def _row(name: str, s: dict[str, Any], st: dict[str, Any] | None = None) -> dict[str, Any]:
     pm = lambda k: f"{100 * s[k + '_mean']:.2f} +- {100 * s[k + '_std']:.2f}"  # noqa: E731
-    return {
+    row = {
         "run": name,
         "method": s.get("method", "?"),
         "preset": s.get("preset", "?"),
@@ -330,30 +448,96 @@ def _row(name: str, s: dict[str, Any]) -> dict[str, Any]:
         "valid": pm("final_valid"),
         "valid_role": pm("final_valid_role"),
         "test": pm("final_test"),
+        "test_ci": "-",
+        "test_median": "-",
         "regret": f"{100 * s['final_test_regret_mean']:.3f}",
         "seconds": f"{s.get('seconds', float('nan')):.1f}",
     }
+    if st is not None:
+        d = st["final_test"]
+        row["test_ci"] = _interval(d)
+        row["test_median"] = f"{_pct(d['median'])} [{_pct(d['q25'])}, {_pct(d['q75'])}]"
+    return row
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    head = "| " + " | ".join(h for _, h in COLUMNS) + " |"
-    sep = "|" + "|".join("---" for _ in COLUMNS) + "|"
-    body = ["| " + " | ".join(str(r[k]) for k, _ in COLUMNS) + " |" for r in rows]
+def _regret_rows(statistics: dict[str, Any]) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+    """Columns and rows of the test regret at the budget points: mean [95% CI], %."""
+    regret = [m for m in statistics["metrics"] if not m["higher_is_better"]]
+    points = statistics["budget_points"]
+    cols = [("run", "run")] + [(m["name"], _point_label(points, i)) for i, m in enumerate(regret)]
+    rows = []
+    for name, per in statistics["runs"].items():
+        row = {"run": name}
+        for m in regret:
+            d = per[m["name"]]
+            row[m["name"]] = f"{_pct(d['mean'], 3)} {_interval(d, 3)}"
+        rows.append(row)
+    return cols, rows
+
+
+def _pair_rows(statistics: dict[str, Any]) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+    """Columns and rows of the pairwise comparisons: P(A better than B) [95% CI], p-value."""
+    points = statistics["budget_points"]
+    cols = [("a", "A"), ("b", "B"), ("final_test", "P(A > B) final test [95% CI], p")]
+    regret = [m for m in statistics["metrics"] if not m["higher_is_better"]]
+    cols += [(m["name"], f"P(A better) regret at {_point_label(points, i)}") for i, m in enumerate(regret)]
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for p in statistics["pairwise"]:
+        row = rows.setdefault((p["a"], p["b"]), {"a": p["a"], "b": p["b"]})
+        row[p["metric"]] = f"{p['p_improve']:.3f} [{p['ci_low']:.3f}, {p['ci_high']:.3f}], p={p['p_value']:.2g}"
+    return cols, list(rows.values())
+
+
+def markdown_table(rows: list[dict[str, Any]], columns=COLUMNS) -> str:
+    head = "| " + " | ".join(h for _, h in columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(str(r.get(k, "-")) for k, _ in columns) + " |" for r in rows]
     return "\n".join([head, sep, *body]) + "\n"
 
 
-def text_table(rows: list[dict[str, Any]]) -> str:
-    cells = [[h for _, h in COLUMNS]] + [[str(r[k]) for k, _ in COLUMNS] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(COLUMNS))) for c in cells]
+def text_table(rows: list[dict[str, Any]], columns=COLUMNS) -> str:
+    cells = [[h for _, h in columns]] + [[str(r.get(k, "-")) for k, _ in columns] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(columns))).rstrip() for c in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def compare(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Any]:
-    """One table (text, markdown, JSON) and one figure for several run folders."""
+def _sections(rows, statistics) -> list[tuple[str, list, list]]:
+    """(title, columns, rows) of every table `compare` shows."""
+    out = [("", list(COLUMNS), rows)]
+    b = statistics["budget_points"]
+    unit = "simulated s" if b["kind"] == "time" else "queries"
+    out.append((f"Test regret % at fractions of the budget ({b['budget']:,.0f} {unit}): mean [95% CI] over seeds",
+                *_regret_rows(statistics)))
+    if statistics["pairwise"]:
+        out.append(("Pairwise: P(A better than B), a random seed of A against one of B, ties half "
+                    "(for regret: lower is better) [95% bootstrap CI], two-sided Mann-Whitney U p-value",
+                    *_pair_rows(statistics)))
+    return out
+
+
+def check_comparable(runs: list[tuple[str, dict[str, Any], Any]]) -> None:
+    """Refuse runs of different spaces or datasets: their accuracies and regrets are not on one scale."""
+    data = {}
+    for name, s, _ in runs:
+        data.setdefault(f"{s.get('space', '?')}/{s.get('dataset', '?')}", []).append(name)
+    if len(data) > 1:
+        listed = "; ".join(f"{d}: {', '.join(names)}" for d, names in data.items())
+        raise IncomparableRunsError(f"runs on different spaces/datasets cannot be compared ({listed}); compare runs of one space and dataset")
+
+
+def compare(run_dirs: list[str | Path], out_dir: str | Path, band: str = "iqr",
+            resamples: int = stats.RESAMPLES) -> dict[str, Any]:
+    """Tables (text, compare.md, compare.json) and one figure (compare.png) for run folders of one
+    space and dataset: per run the summary with the 95% CI, median and IQR of the final test
+    accuracy and the test regret at `BUDGET_FRACTIONS` of the budget; per pair of runs P(A > B)
+    with its CI and the Mann-Whitney p-value (`comparison_statistics`). `band` is the regret
+    curves' band: `iqr` (seeds' spread) or `ci` (95% CI of the mean)."""
     if not run_dirs:
         raise ValueError("give at least one run folder")
+    if band not in BANDS:
+        raise ValueError(f"unknown band {band!r}; choose one of {', '.join(BANDS)}")
     runs = []
     names = [Path(d).resolve().name for d in run_dirs]
     if len(set(names)) < len(names):
@@ -361,24 +545,29 @@ def compare(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Any]:
     for name, d in zip(names, run_dirs, strict=False):
         summary, traces = load_run(d)
         runs.append((name, summary, traces))
-    rows = [_row(n, s) for n, s, _ in runs]
+    check_comparable(runs)
+    statistics = comparison_statistics(runs, resamples)
+    rows = [_row(n, s, statistics["runs"][n]) for n, s, _ in runs]
+    sections = _sections(rows, statistics)
     out_dir = Path(out_dir)
-    md = markdown_table(rows)
+    md = "\n".join((f"{title}\n\n" if title else "") + markdown_table(r, c) for title, c, r in sections)
     with atomic_path(out_dir / "compare.md") as tmp:
         tmp.write_text(md)
     result = {"runs": [{"run": n, "dir": str(d), **{k: v for k, v in s.items() if k != "definitions"}}
-                       for (n, s, _), d in zip(runs, run_dirs, strict=False)], "table": rows}
+                       for (n, s, _), d in zip(runs, run_dirs, strict=False)], "table": rows,
+              "statistics": statistics}
     write_json(out_dir / "compare.json", result)
 
-    fig = compare_figure([(name, s, t) for name, s, t in runs])
+    fig = compare_figure([(name, s, t) for name, s, t in runs], band=band)
     result["paths"] = [str(out_dir / "compare.md"), str(out_dir / "compare.json"), str(_save(fig, out_dir / "compare.png"))]
-    result["text"] = text_table(rows)
+    result["text"] = "\n\n".join((f"{title}\n" if title else "") + text_table(r, c) for title, c, r in sections)
     return result
 
 
-def compare_figure(runs: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]]):
+def compare_figure(runs: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]], band: str = "iqr"):
     """Regret against time, ECDF of final regret and accuracy against queries for (label, summary,
-    traces) triples (a `SearchResult` gives `.summary` and `.traces`); returns the Figure."""
+    traces) triples (a `SearchResult` gives `.summary` and `.traces`); returns the Figure. The
+    regret band is the seeds' IQR (`band="iqr"`) or the 95% bootstrap CI of the mean (`"ci"`)."""
     if not runs:
         raise ValueError("give at least one run")
     fig, axes = _figure((17, 4.5), ncols=3)
@@ -387,7 +576,7 @@ def compare_figure(runs: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]]
     for name, s, t in runs:
         best = s["oracle"]["best_test"]
         label = name if len(datasets) == 1 else f"{name} [{s.get('dataset')}]"
-        curves.append((label, regret_curve(t, best, time_grid(t))))
+        curves.append((label, regret_curve(t, best, time_grid(t), band=band)))
         finals.append((label, best - final_values(t)["test"]))
         qcurves.append((label, queries_curve(t)))
     _regret_axes(axes[0], curves)

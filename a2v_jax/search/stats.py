@@ -1,0 +1,163 @@
+"""Statistics for comparing search methods over independent seeds (host-side NumPy/SciPy).
+
+A table of mean +- std over 500 seeds does not say whether 94.07 against 94.12 is a difference.
+Following the practice of rliable (Agarwal et al., NeurIPS 2021), each method gets interval
+estimates and each pair of methods a probability of improvement:
+
+- per method: mean, std (population, ddof=0, as the published summary script), median,
+  interquartile range, and a 95% bootstrap confidence interval of the mean
+  (`scipy.stats.bootstrap`, BCa: accuracies are bounded and often skewed, piled up at the best
+  cell a method can reach);
+- per pair (A, B): the probability of improvement P(A > B), the chance that a random seed of A
+  beats a random seed of B, ties counting half. It equals the Mann-Whitney U statistic of A
+  divided by n_A n_B. Its 95% CI is a percentile bootstrap that resamples the seeds of A and of B
+  independently (the seeds of different methods are independent runs; rliable's stratified
+  bootstrap), and its p-value is the two-sided Mann-Whitney U test (`scipy.stats.mannwhitneyu`,
+  normal approximation with tie correction at these sample sizes).
+
+Resampling the n seeds of a sample with replacement is the same as drawing, for each distinct
+value, how many times it is picked (a multinomial over the distinct values weighted by their
+frequencies). Search results have few distinct values (seeds end on the same few cells), so the
+bootstrap of P(A > B) draws those counts for all resamples at once and scores them with one
+matrix product against the [distinct A, distinct B] win matrix: exact, and about a thousand times
+cheaper than ranking every resample.
+
+For metrics where lower is better (regret), "A better than B" is P(A < B): call with
+`higher_is_better=False`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.stats
+
+CONFIDENCE = 0.95
+RESAMPLES = 2000  # bootstrap resamples of every interval (percentile endpoints stable to ~0.1 pp)
+
+
+def _rng(rng: Any) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def mean_ci(x: np.ndarray, resamples: int = RESAMPLES, confidence: float = CONFIDENCE, rng: Any = 0,
+            method: str = "BCa", axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high): bootstrap CI of the mean of `x` along `axis` (any other axes are batched).
+
+    A sample whose values are all equal has the degenerate interval [value, value].
+    """
+    x = np.asarray(x, np.float64)
+    if x.shape[axis] < 2:
+        m = np.mean(x, axis=axis)
+        return m, m
+    res = scipy.stats.bootstrap((x,), np.mean, n_resamples=resamples, confidence_level=confidence,
+                                method=method, axis=axis, vectorized=True, rng=_rng(rng))
+    lo, hi = res.confidence_interval
+    # A constant sample (every seed ended on the same cell) has nothing to resample.
+    m = np.mean(x, axis=axis)
+    flat = np.ptp(x, axis=axis) == 0
+    return np.where(flat, m, lo), np.where(flat, m, hi)
+
+
+def describe(x: np.ndarray, resamples: int = RESAMPLES, confidence: float = CONFIDENCE, rng: Any = 0) -> dict[str, float]:
+    """n, mean, std (ddof=0), median, q25, q75, iqr and the bootstrap CI of the mean of a 1-D sample.
+
+    NaN entries (seeds that had not queried anything by then) are left out and counted in `n`.
+    """
+    x = np.asarray(x, np.float64).ravel()
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        nan = float("nan")
+        return {"n": 0, "mean": nan, "std": nan, "median": nan, "q25": nan, "q75": nan, "iqr": nan, "ci_low": nan, "ci_high": nan}
+    q25, med, q75 = np.percentile(x, [25, 50, 75])
+    lo, hi = mean_ci(x, resamples, confidence, rng)
+    return {
+        "n": int(x.size), "mean": float(x.mean()), "std": float(x.std()), "median": float(med),
+        "q25": float(q25), "q75": float(q75), "iqr": float(q75 - q25), "ci_low": float(lo), "ci_high": float(hi),
+    }
+
+
+def probability_of_improvement(a: np.ndarray, b: np.ndarray, higher_is_better: bool = True) -> float:
+    """P(A > B) over all seed pairs, ties counting half: U_A / (n_A n_B) of the Mann-Whitney test."""
+    a, b = _clean(a), _clean(b)
+    if not (a.size and b.size):
+        return float("nan")
+    if not higher_is_better:
+        a, b = -a, -b
+    u = scipy.stats.mannwhitneyu(a, b, alternative="two-sided").statistic
+    return float(u / (a.size * b.size))
+
+
+def _clean(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64).ravel()
+    return x[~np.isnan(x)]
+
+
+def _win_matrix(ua: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    """[len(ua), len(ub)]: 1 where a > b, 1/2 where equal, 0 otherwise."""
+    return (ua[:, None] > ub[None, :]) + 0.5 * (ua[:, None] == ub[None, :])
+
+
+def improvement_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = RESAMPLES, rng: Any = 0) -> np.ndarray:
+    """[resamples]: P(A > B) of bootstrap resamples (seeds of A and of B resampled independently).
+
+    Each resample's multiplicities of the distinct values come from one batched multinomial draw;
+    the statistic of all resamples is one matrix product (see the module docstring).
+    """
+    rng = _rng(rng)
+    ua, ca = np.unique(_clean(a), return_counts=True)
+    ub, cb = np.unique(_clean(b), return_counts=True)
+    na, nb = int(ca.sum()), int(cb.sum())
+    wa = rng.multinomial(na, ca / na, size=resamples).astype(np.float64)  # [R, distinct A]
+    wb = rng.multinomial(nb, cb / nb, size=resamples).astype(np.float64)  # [R, distinct B]
+    return np.einsum("ri,ij,rj->r", wa, _win_matrix(ua, ub), wb, optimize=True) / (na * nb)
+
+
+def compare_pair(a: np.ndarray, b: np.ndarray, higher_is_better: bool = True, resamples: int = RESAMPLES,
+                 confidence: float = CONFIDENCE, rng: Any = 0) -> dict[str, float]:
+    """P(A better than B) with its percentile bootstrap CI and the two-sided Mann-Whitney U p-value."""
+    a, b = _clean(a), _clean(b)
+    nan = float("nan")
+    if not (a.size and b.size):
+        return {"p_improve": nan, "ci_low": nan, "ci_high": nan, "p_value": nan, "n_a": int(a.size), "n_b": int(b.size)}
+    if not higher_is_better:
+        a, b = -a, -b
+    test = scipy.stats.mannwhitneyu(a, b, alternative="two-sided")
+    boot = improvement_bootstrap(a, b, resamples, rng)
+    tail = 50 * (1 - confidence)
+    lo, hi = np.percentile(boot, [tail, 100 - tail])
+    return {
+        "p_improve": float(test.statistic / (a.size * b.size)),
+        "ci_low": float(lo), "ci_high": float(hi),
+        "p_value": float(test.pvalue),
+        "n_a": int(a.size), "n_b": int(b.size),
+    }
+
+
+def mean_ci_band(values: np.ndarray, resamples: int = 1000, confidence: float = CONFIDENCE, rng: Any = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) per column of `values` [seeds, points]: percentile bootstrap CI of the column means,
+    all columns in one batched call; columns with NaN (seeds not started yet) use the seeds that have."""
+    v = np.asarray(values, np.float64)
+    full = ~np.isnan(v).any(axis=0)
+    lo = np.full(v.shape[1], np.nan)
+    hi = np.full(v.shape[1], np.nan)
+    if full.any():
+        lo[full], hi[full] = mean_ci(v[:, full].T, resamples, confidence, rng, method="percentile", axis=-1)
+    for j in np.flatnonzero(~full):  # a loop over the few early time points some seeds have not reached
+        x = v[:, j][~np.isnan(v[:, j])]
+        if x.size:
+            lo[j], hi[j] = mean_ci(x, resamples, confidence, rng, method="percentile")
+    return lo, hi
+
+
+__all__ = [
+    "CONFIDENCE",
+    "RESAMPLES",
+    "compare_pair",
+    "describe",
+    "improvement_bootstrap",
+    "mean_ci",
+    "mean_ci_band",
+    "probability_of_improvement",
+]

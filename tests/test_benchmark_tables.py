@@ -1,0 +1,53 @@
+"""The helpers of benchmarks/ablation.py and benchmarks/table3.py (the runs themselves are benchmarks)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import ablation  # noqa: E402
+import table3  # noqa: E402
+
+from a2v_jax import presets  # noqa: E402
+from a2v_jax.search.methods import METHODS, get_method  # noqa: E402
+
+
+@pytest.mark.parametrize("method", ["rl", "bo"])
+def test_ablation_variants_come_from_the_quirks_table(method):
+    diffs = presets.quirk_differences(get_method(method).Config.QUIRKS, "nb201")
+    got = ablation.variants(method)
+    assert [v for v, _, _ in got] == ["fixed", "reference", *(f"fixed+{k}" for k in diffs)]
+    for _, preset, overrides in got[2:]:
+        (name, value), = overrides.items()
+        assert preset == "fixed" and value == diffs[name][0]
+        # the switch really is the reference's value, and the only change from fixed
+        on = get_method(method).Config(preset="fixed", **overrides)
+        ref = get_method(method).Config(preset="reference")
+        assert getattr(on, name) == getattr(ref, name) != getattr(get_method(method).Config(preset="fixed"), name)
+
+
+def test_holm_and_changed_share():
+    np.testing.assert_allclose(ablation.holm(np.array([0.01, 0.04, 0.03, np.nan])), [0.03, 0.06, 0.06, np.nan])
+    a = np.array([[1, 2, 3], [4, 5, -1]])
+    assert ablation.changed_share(a, a) == 0.0
+    assert ablation.changed_share(a, np.array([[1, 2, 3], [4, 6, -1]])) == 0.5
+    assert ablation.changed_share(a, np.array([[1, 2], [4, 5]])) == 0.5  # capacities may differ
+
+
+def test_table3_skips_unregistered_names_with_a_note(capsys):
+    assert table3.registered(["rl", "not-a-method", "RE"]) == ["rl", "re"]
+    out = capsys.readouterr().out
+    assert "note: method 'not-a-method' is not registered" in out and ", ".join(METHODS) in out
+
+
+def test_table3_presets_and_paper_check():
+    assert table3.presets_of("rl", ["reference", "fixed"]) == ["reference", "fixed"]
+    assert table3.within(94.30, (94.12, 0.42)) == "yes"
+    assert table3.within(93.50, (94.12, 0.42)) == "no"
+    assert table3.within(93.50, (np.nan, np.nan)) == "-"
+    assert table3.PAPER_TEST["rl-discrete"] == ((93.82, 0.31), (72.13, 0.79), (45.30, 0.86))
