@@ -44,10 +44,34 @@ def synthetic_neighbours(seed: int = 0) -> np.ndarray:
     return nb
 
 
+@cache
+def synthetic_cells(seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """N distinct random cells of an NB101-like space: (adjacency [N, 6, 6], ops [N, 6], 5 op kinds).
+
+    Vertex 0 is the input (op 0), the last real vertex the output (op 4), interior ops 1-3; a quarter
+    of the cells have 5 vertices and a padding vertex at the end (op -1, no edges), as NB101 pads."""
+    rng = np.random.default_rng(seed + 1)
+    n, seen, adjs, opss = 6, set(), [], []
+    while len(adjs) < N:
+        m = 5 if len(adjs) % 4 == 0 else 6
+        adj = np.zeros((n, n), np.uint8)
+        adj[:m, :m] = np.triu(rng.random((m, m)) < 0.4, k=1)
+        adj[np.arange(m - 1), np.arange(1, m)] = 1  # a path through every real vertex
+        ops = np.full(n, -1, np.int8)
+        ops[0], ops[m - 1] = 0, 4
+        ops[1:m - 1] = rng.integers(1, 4, m - 2)
+        key = adj.tobytes() + ops.tobytes()
+        if key not in seen:
+            seen.add(key)
+            adjs.append(adj)
+            opss.append(ops)
+    return np.stack(adjs), np.stack(opss), 5
+
+
 def synthetic_problem(budget: float | None = 2000.0, queries: int | None = None, seed: int = 0) -> Problem:
     b = synthetic_benchmark(seed)
     return Problem.create(
         synthetic_features(seed), b.reward, b.test, b.time,
         max_time=float("inf") if budget is None else budget, max_queries=queries,
-        neighbours=synthetic_neighbours(seed),
+        neighbours=synthetic_neighbours(seed), cells=synthetic_cells(seed),
     )

@@ -125,6 +125,37 @@ def test_errors_are_clear_and_lose_nothing(files, tmp_path, capsys):
     assert "unknown dataset 'cifar11' for nb201; choose one of cifar10, cifar100, ImageNet16-120" in capsys.readouterr().err
 
 
+def test_baselines_that_encode_cells_refuse_what_they_cannot_use(files, tmp_path, capsys):
+    """Methods that encode the cells' graphs take no embeddings, and need a table in the space's cell
+    order (the toy table has 400 rows, NB201 15,625 cells); unknown names list every method."""
+    for method in ("rl-supervised", "bo-supervised", "rl-discrete", "bo-discrete"):
+        assert _run(files, tmp_path / "x", "--method", method, "--embeddings", str(files / "emb.npz")) == 2
+        assert capsys.readouterr().err.strip() == f"error: method {method!r} does not use embeddings; leave out --embeddings"
+    assert _run(files, tmp_path / "x", "--method", "rl-discrete") == 2
+    err = capsys.readouterr().err
+    assert "the benchmark has 400 rows but the nb201 space 15,625 cells" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
+    with pytest.raises(SystemExit):
+        main(["--method", "rl-sup", "--out", str(tmp_path / "x")])
+    assert "'rl-supervised', 'bo-supervised', 'rl-discrete', 'bo-discrete'" in capsys.readouterr().err
+
+
+def test_baselines_end_to_end_on_nb201(tmp_path, capsys, data_file):
+    """`python -m a2v_jax.search --space nb201 --method M` for the four baselines, tiny settings."""
+    data_file("nb201/mini-bench-arch-cell-accs.pd")
+    small = {"rl-supervised": ["--set", "hidden=16", "--set", "layers=2", "--set", "chunk=2048"],
+             "bo-supervised": ["--set", "hidden=16", "--set", "layers=2", "--set", "epochs=2", "--set", "chunk=2048",
+                               "--set", "top_k=2"],
+             "rl-discrete": [], "bo-discrete": ["--set", "epochs=2", "--set", "hidden=32"]}
+    for method, extra in small.items():
+        out = tmp_path / method
+        assert main(["--space", "nb201", "--dataset", "cifar10", "--method", method, "--seeds", "2", "--queries", "20",
+                     "--out", str(out), "--quiet", "--no-plots", *extra]) == 0, capsys.readouterr().err
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["method"] == method and summary["seeds"] == 2 and summary["queries_mean"] == 20
+        assert 0.8 < summary["final_test_mean"] < 0.95
+
+
 def test_help_explains(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])

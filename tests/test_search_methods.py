@@ -38,7 +38,8 @@ def test_switches_stay_overridable_and_names_are_checked():
     rl = methods.get_method("rl")
     assert rl.Config(preset="fixed", skip_nearest=True).skip_nearest is True
     assert rl.Config(preset="reference", space="nb101").skip_nearest is False  # the NB101 script does not skip
-    with pytest.raises(methods.UnknownMethodError, match="choose one of rl, bo, rs, re"):
+    with pytest.raises(methods.UnknownMethodError, match="choose one of rl, bo, rs, re, rl-supervised, bo-supervised, "
+                       "rl-discrete, bo-discrete"):
         methods.get_method("dngo")
     with pytest.raises(ValueError, match="has no field"):
         methods.make_config("rs", "nb201", "fixed", baseline=0.3)

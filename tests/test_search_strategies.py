@@ -2,7 +2,8 @@
 fixed preset, and per-seed results that do not depend on the batch around them.
 
 DNGO runs here with a small basis net (32 units, 5 epochs) to stay fast; tests/test_dngo.py checks
-it at full size and against the published details.
+it at full size and against the published details. The supervised baselines run with a small GIN
+(2 layers of 16) for the same reason; tests/test_search_baselines.py checks their details.
 
 REINFORCE compiles slowly (about 10 s each on CPU), so its tests share shapes: batches of 8 seeds
 on the 2000 s synthetic problem wherever possible, which the jit cache then reuses."""
@@ -14,30 +15,51 @@ import pytest
 from search_problems import N, synthetic_benchmark, synthetic_problem
 
 from a2v_jax.presets import PRESETS
-from a2v_jax.search import dngo, evolution, random_search, reinforce, runner
+from a2v_jax.search import (
+    bo_discrete,
+    bo_supervised,
+    dngo,
+    evolution,
+    random_search,
+    reinforce,
+    rl_discrete,
+    rl_supervised,
+    runner,
+)
 from a2v_jax.search.problem import Problem
 
-STRATEGIES = {"rl": reinforce, "rs": random_search, "re": evolution, "bo": dngo}
+STRATEGIES = {"rl": reinforce, "rs": random_search, "re": evolution, "bo": dngo, "rl-supervised": rl_supervised,
+              "bo-supervised": bo_supervised, "rl-discrete": rl_discrete, "bo-discrete": bo_discrete}
 SMALL_BO = {"epochs": 5, "hidden": 32, "chunk": 64}
+SMALL = {
+    "bo": SMALL_BO,
+    "bo-discrete": SMALL_BO,
+    "bo-supervised": {"epochs": 3, "hidden": 16, "layers": 2, "chunk": 128, "window": 128, "top_k": 4},
+    "rl-supervised": {"hidden": 16, "layers": 2, "policy_hidden": 32, "chunk": 128},
+}
 CASES = [(m, p) for m in STRATEGIES for p in PRESETS]
 
 
 def cfg(method, preset, space="nb201"):
-    return STRATEGIES[method].Config(space=space, preset=preset, **(SMALL_BO if method == "bo" else {}))
+    return STRATEGIES[method].Config(space=space, preset=preset, **SMALL.get(method, {}))
 
 
 @pytest.mark.parametrize("method,preset", CASES)
 def test_budget_accounting_is_exact(method, preset):
     budget = 2000.0
     problem = synthetic_problem(budget)
-    out = runner.run_seeds(STRATEGIES[method], runner.seed_keys(8), problem, cfg(method, preset))
+    config = cfg(method, preset)
+    out = runner.run_seeds(STRATEGIES[method], runner.seed_keys(8), problem, config)
     cost = np.asarray(problem.cost, np.float64)
     tr = out.trace
     for s in range(8):
         c = int(tr.count[s])
         idx = np.asarray(tr.index[s])
         assert (idx[:c] >= 0).all() and (idx[c:] == -1).all()
-        total = np.cumsum(cost[idx[:c]])
+        charged = cost[idx[:c]]
+        if getattr(config, "start_observed", False):  # the published supervised RL sees its start cell for free
+            charged[0] = 0.0
+        total = np.cumsum(charged)
         np.testing.assert_allclose(np.asarray(tr.time[s, :c]), total, rtol=1e-6)
         # the last query is the first to reach the budget
         assert total[-1] >= budget and (c == 1 or total[-2] < budget)
@@ -72,7 +94,7 @@ def test_fixed_preset_never_repeats_a_query(method):
         assert set(np.flatnonzero(v).tolist()) == set(row.tolist())
 
 
-@pytest.mark.parametrize("method", ["rs", "re", "bo"])
+@pytest.mark.parametrize("method", ["rs", "re", "bo", "rl-discrete", "bo-discrete"])
 def test_reference_preset_repeats_like_the_published_baselines(method):
     problem = synthetic_problem(budget=None, queries=300)
     out = runner.run_seeds(STRATEGIES[method], runner.seed_keys(4), problem, cfg(method, "reference"))
@@ -80,7 +102,11 @@ def test_reference_preset_repeats_like_the_published_baselines(method):
     assert min(repeats) > 0
 
 
-@pytest.mark.parametrize("method,preset", [c for c in CASES if c != ("rl", "reference")])
+# Not supervised-BO's fixed preset: Adam turns the round-off of exactly-zero gradients (the biases
+# before a training-mode BatchNorm) into steps of +-lr, round-off differs with the batch shape, and
+# in eval mode those biases shift the embeddings: a seed's GIN differs slightly alone and in a batch,
+# and so can its EI ranking (tests/test_search_baselines.py checks the round on its own).
+@pytest.mark.parametrize("method,preset", [c for c in CASES if c not in (("rl", "reference"), ("bo-supervised", "fixed"))])
 def test_seed_alone_equals_seed_in_batch(method, preset):
     problem = synthetic_problem(2000.0)
     strategy, config = STRATEGIES[method], cfg(method, preset)
@@ -93,7 +119,7 @@ def test_seed_alone_equals_seed_in_batch(method, preset):
     )
 
 
-@pytest.mark.parametrize("method", ["rs", "re", "rl", "bo"])
+@pytest.mark.parametrize("method", ["rs", "re", "rl", "bo", "rl-supervised", "bo-supervised", "rl-discrete", "bo-discrete"])
 def test_seed_chunks_and_batches_do_not_change_results(method):
     problem = synthetic_problem(2000.0)
     strategy, config = STRATEGIES[method], cfg(method, "fixed")

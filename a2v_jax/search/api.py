@@ -195,7 +195,7 @@ def plan_search(spec: SearchSpec) -> Plan:
     if budget is None and spec.queries is None:
         budget = default_budget(space, dataset)
     inputs = gather_inputs(module.NEEDS, space, bench, spec.embeddings, spec.neighbours, name)
-    data = make_problem(bench, inputs.get("features"), budget, spec.queries, inputs.get("neighbours"))
+    data = make_problem(bench, inputs.get("features"), budget, spec.queries, inputs.get("neighbours"), inputs.get("cells"))
     spec = dataclasses.replace(spec, space=space, dataset=bench.dataset, method=name)
     return Plan(spec, module, config, data, budget)
 

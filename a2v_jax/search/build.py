@@ -132,24 +132,28 @@ def make_problem(
     budget: float | None = None,
     queries: int | None = None,
     neighbours: np.ndarray | None = None,
+    cells: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> SearchData:
     """A `Problem` over the benchmark's reward/test/time columns (features [N, 0] if none given),
-    restricted to the cells with results."""
+    restricted to the cells with results. `cells`: (adjacency, ops, number of op kinds) of every
+    benchmark row, for strategies that encode the graphs themselves."""
     n = len(benchmark)
     if budget is not None and not budget > 0:
         raise ValueError(f"budget must be positive, got {budget}")
     keep = benchmark.has_results()
-    cells = np.flatnonzero(keep)
-    if cells.size == 0:
+    rows = np.flatnonzero(keep)
+    if rows.size == 0:
         raise ValueError(f"the {benchmark.space}/{benchmark.dataset} table has no cell with results")
     if features is None:
         features = np.zeros((n, 0), np.float32)
-    if neighbours is not None and cells.size < n:
+    if neighbours is not None and rows.size < n:
         neighbours = np.asarray(neighbours)
         new_row = np.full(n + 1, -1, np.int64)  # index -1 (no neighbour) reads the last entry
-        new_row[cells] = np.arange(cells.size)
-        neighbours = new_row[neighbours[cells]].astype(np.int32)
-    pick = (lambda a: np.asarray(a)[cells]) if cells.size < n else np.asarray  # noqa: E731
+        new_row[rows] = np.arange(rows.size)
+        neighbours = new_row[neighbours[rows]].astype(np.int32)
+    pick = (lambda a: np.asarray(a)[rows]) if rows.size < n else np.asarray  # noqa: E731
+    if cells is not None:
+        cells = (pick(cells[0]), pick(cells[1]), int(cells[2]))
     problem = Problem.create(
         pick(features),
         pick(benchmark.reward),
@@ -158,8 +162,9 @@ def make_problem(
         max_time=float("inf") if budget is None else float(budget),
         max_queries=queries,
         neighbours=neighbours,
+        cells=cells,
     )
-    return SearchData(benchmark, problem, cells)
+    return SearchData(benchmark, problem, rows)
 
 
 def describe_need(need: str) -> str:
@@ -192,4 +197,18 @@ def gather_inputs(
             out["neighbours"] = load_neighbours(neighbours)
     elif neighbours is not None:
         raise ValueError(f"method {method!r} does not use a mutation table; leave out --neighbours")
+    if "cells" in needs:
+        out["cells"] = space_cells(space, n)
     return out
+
+
+def space_cells(space: str, count: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(adjacency, ops, number of op kinds) of the space's cells, checked against a table of `count` rows."""
+    sp = get_space(space)
+    cells = sp.load()
+    if len(cells) != count:
+        raise ValueError(
+            f"the benchmark has {count:,} rows but the {space} space {len(cells):,} cells: methods that encode "
+            "the cells' graphs need a table in the space's cell order"
+        )
+    return cells.adjacency, cells.ops, sp.num_ops

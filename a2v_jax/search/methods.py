@@ -17,6 +17,10 @@ METHODS: dict[str, str] = {
     "bo": "a2v_jax.search.dngo",
     "rs": "a2v_jax.search.random_search",
     "re": "a2v_jax.search.evolution",
+    "rl-supervised": "a2v_jax.search.rl_supervised",
+    "bo-supervised": "a2v_jax.search.bo_supervised",
+    "rl-discrete": "a2v_jax.search.rl_discrete",
+    "bo-discrete": "a2v_jax.search.bo_discrete",
 }
 
 

@@ -17,6 +17,10 @@ Elapsed time is summed with Kahan compensation: float32 alone drifts by whole se
 `Problem.feature_sqnorm` (||features||^2 per cell) is computed once by `create`: every
 nearest-neighbour query needs it, and recomputing it inside a vmapped loop would cost as much
 again as the distance products themselves.
+
+`Problem.graphs` holds the cells themselves (ops, adjacency, edge lists: `a2v_jax.graphs.GraphSet`)
+for strategies that encode architectures on their own (`NEEDS = {"cells"}`); it is an empty set of
+zero-vertex graphs otherwise, so that other strategies carry nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from ..graphs import GraphSet, graph_set
 
 
 @struct.dataclass
@@ -37,6 +43,7 @@ class Problem:
     cost:       float32 [N] simulated seconds charged per query.
     neighbours: int32 [N, K] cells one mutation away (-1 = none), for evolution; [N, 0] if unused.
     feature_sqnorm: float32 [N] squared norm of each feature row (for nearest-neighbour search).
+    graphs:     the cells' graphs, row i = cell i (`GraphSet`; zero vertices when unused).
     max_time:   simulated-seconds budget (inf = none).
     max_queries: query budget; also the trace capacity (static).
     """
@@ -47,6 +54,7 @@ class Problem:
     cost: jax.Array
     neighbours: jax.Array
     feature_sqnorm: jax.Array
+    graphs: GraphSet
     max_time: jax.Array
     max_queries: int = struct.field(pytree_node=False)
 
@@ -64,6 +72,7 @@ class Problem:
         max_time: float = float("inf"),
         max_queries: int | None = None,
         neighbours: np.ndarray | None = None,
+        cells: tuple[np.ndarray, np.ndarray, int] | None = None,
     ) -> Problem:
         """Validate host arrays and move them to device.
 
@@ -71,6 +80,9 @@ class Problem:
         (budget / cheapest cell + 1). Either way it is capped at the number of cells: a search
         that never repeats a query cannot make more, and this bound is what guarantees that one
         always finds an unqueried cell while its budget lasts.
+
+        cells: (adjacency [N, n, n], ops [N, n], number of op kinds) of the rows, for strategies
+        that need the graphs.
         """
         reward = np.asarray(reward, np.float32)
         n = reward.shape[0]
@@ -101,6 +113,13 @@ class Problem:
             raise ValueError(f"neighbours must be [N={n}, K], got {neighbours.shape}")
         if neighbours.size and (neighbours.min() < -1 or neighbours.max() >= n):
             raise ValueError("neighbours hold indices outside [-1, N)")
+        if cells is None:
+            graphs = graph_set((np.zeros((n, 0, 0), np.uint8), np.zeros((n, 0), np.int8)), 0, max_edges=0)
+        else:
+            adjacency, ops, num_ops = cells
+            if np.shape(ops)[0] != n:
+                raise ValueError(f"cells has {np.shape(ops)[0]} rows, reward has {n}")
+            graphs = graph_set((adjacency, ops), num_ops)
         return cls(
             features=jnp.asarray(features),
             reward=jnp.asarray(reward),
@@ -108,6 +127,7 @@ class Problem:
             cost=jnp.asarray(cost),
             neighbours=jnp.asarray(neighbours, jnp.int32),
             feature_sqnorm=jnp.asarray(np.square(features.astype(np.float64)).sum(axis=1).astype(np.float32)),
+            graphs=graphs,
             max_time=jnp.asarray(max_time, jnp.float32),
             max_queries=int(max_queries),
         )

@@ -427,5 +427,9 @@ PROFILE = SpaceProfile(
         "rl": {"baseline": 0.95},
         "bo": {"top_k": 5, "target": 0.95},
         "re": {"population": 50, "sample_size": 10, "sample_replace": False},
+        "rl-supervised": {"baseline": 0.95},
+        "bo-supervised": {"top_k": 5, "target": 0.95},
+        "rl-discrete": {"lr": 0.1, "optimizer": "sgd", "init_std": 0.0},
+        "bo-discrete": {"top_k": 5, "target": 0.95},
     },
 )

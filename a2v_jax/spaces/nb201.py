@@ -319,5 +319,9 @@ PROFILE = SpaceProfile(
         "rl": {"baseline": 0.4},
         "bo": {"top_k": 1, "target": 1.0},
         "re": {"population": 10, "sample_size": 3, "sample_replace": True},
+        "rl-supervised": {"baseline": 0.4},
+        "bo-supervised": {"top_k": 1, "target": 1.0},
+        "rl-discrete": {"lr": 0.01, "optimizer": "adam", "init_std": 1e-3},  # why 0.01: a2v_jax.search.rl_discrete
+        "bo-discrete": {"top_k": 1, "target": 1.0},
     },
 )
