@@ -9,14 +9,13 @@ architectures.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .._io import CorruptFileError, load_npz
 from ..data.benchmark import Benchmark
+from ..embeddings import load_embeddings  # noqa: F401  (where search.api and benchmarks import it from)
 from .problem import Problem
 
 DATASET_ALIASES = {
@@ -76,43 +75,6 @@ def load_benchmark_for(space: str, dataset: str, benchmark: Benchmark | str | Pa
     if bench.space.lower() != space.lower():
         raise ValueError(f"benchmark is for space {bench.space!r}, not {space!r}")
     return bench
-
-
-def _space_cells(space: str) -> Any | None:
-    """The space's cell set if its module is installed, else None (checks are then skipped)."""
-    try:
-        from ..spaces import get_space
-
-        return get_space(space).load()
-    except (ImportError, KeyError, NotImplementedError):
-        return None
-
-
-def load_embeddings(path: str | Path, count: int, space: str | None = None) -> np.ndarray:
-    """float32 [N, d] from an `embeddings.npz` (`embeddings`, optional `hash`), checked against the space."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"embeddings file {path} does not exist")
-    z = load_npz(path, required=("embeddings",))
-    emb = np.asarray(z["embeddings"])
-    if emb.ndim != 2 or emb.dtype.kind != "f":
-        raise CorruptFileError(f"{path}: embeddings must be a float [N, d] array, got {emb.dtype}{emb.shape}")
-    if emb.shape[0] != count:
-        raise ValueError(f"{path}: {emb.shape[0]:,} embeddings for a benchmark of {count:,} cells")
-    if not np.isfinite(emb).all():
-        raise CorruptFileError(f"{path}: embeddings contain NaN or infinite values")
-    if "hash" in z and space is not None:
-        cells = _space_cells(space)
-        if cells is None:
-            warnings.warn(f"space {space!r} is not installed: embedding hashes not checked", stacklevel=2)
-        else:
-            h = np.asarray(z["hash"]).astype(str)
-            bad = np.flatnonzero(h != np.asarray(cells.hash).astype(str))
-            if bad.size:
-                raise ValueError(
-                    f"{path}: embedding rows are not in the {space} cell order ({bad.size:,} hashes differ, first at row {bad[0]})"
-                )
-    return emb.astype(np.float32)
 
 
 def space_neighbours(space: str) -> np.ndarray:
