@@ -188,21 +188,22 @@ class EditDistance:
         full[j, i] = d
         return full
 
-    def changes(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    def changes(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What cell b changed with respect to cell a, under their best matching, in b's own vertex
-        numbering: (vertices whose op is new or changed: int64 [k], new edges: int64 [e, 2])."""
+        numbering: (vertices whose op is new or changed int64 [k], edges b gained int64 [e, 2],
+        edges b lost between vertices it still has int64 [r, 2])."""
         _, best = self.pairs([a], [b], matching=True)
         perm = self.perms[best[0]]  # slot s of a <-> slot perm[s] of b
         inverse = np.argsort(perm)  # slot t of b <-> slot inverse[t] of a
         la, lb = self.labels[a], self.labels[b]
         vb = self.vertex[b]
-        changed_slots = np.flatnonzero((lb != la[inverse]) & (vb >= 0))
+        present = vb >= 0
+        changed_slots = np.flatnonzero((lb != la[inverse]) & present)
         adj_a = self.adjacency[a][np.ix_(inverse, inverse)]
-        new = np.argwhere(self.adjacency[b] & ~adj_a)
-        if self.space == "nb201":  # fixed topology: nothing but ops changes
-            new = np.zeros((0, 2), dtype=np.int64)
-        return vb[changed_slots], vb[new].reshape(-1, 2)
-
+        adj_b = self.adjacency[b]
+        new = np.argwhere(adj_b & ~adj_a)
+        lost = np.argwhere(adj_a & ~adj_b & present[:, None] & present[None, :])
+        return vb[changed_slots], vb[new].reshape(-1, 2), vb[lost].reshape(-1, 2)
 
 def edit_distance(space: str, adjacency_a, ops_a, adjacency_b, ops_b) -> np.ndarray:
     """int64 [B]: edit distance between cell k of batch a and cell k of batch b."""

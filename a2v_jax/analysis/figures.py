@@ -3,7 +3,7 @@ figure shows is in the analysis's JSON), without pyplot (`a2v_jax.search.report.
 
 Cells are drawn as their DAGs in the space's encoding: one node per vertex labelled with a short
 op name, laid out top to bottom by longest path from the inputs; in a walk, the ops a cell changed
-with respect to the cell before it are red, and so are the edges it gained.
+with respect to the cell before it are red, and so are the edges it gained (those it lost: dashed).
 """
 
 from __future__ import annotations
@@ -159,8 +159,10 @@ def _layout(adjacency: np.ndarray, real: np.ndarray) -> np.ndarray:
     return pos
 
 
-def draw_cell(ax, op_names: Sequence[str], adjacency, ops, changed=(), new_edges=(), title: str = "") -> None:
-    """One cell as a DAG on `ax` (changed ops and new edges in red)."""
+def draw_cell(ax, op_names: Sequence[str], adjacency, ops, changed=(), new_edges=(), removed_edges=(),
+              title: str = "") -> None:
+    """One cell as a DAG on `ax`: changed ops and gained edges in red, lost edges red and dashed;
+    edges that skip a layer are drawn as arcs so that they do not run through other vertices."""
     adj = np.asarray(adjacency).astype(bool)
     op = np.asarray(ops).astype(np.int64)
     real = op != PAD_OP
@@ -168,11 +170,17 @@ def draw_cell(ax, op_names: Sequence[str], adjacency, ops, changed=(), new_edges
     pos = _layout(adj, real)
     changed = {int(v) for v in changed}
     new = {(int(a), int(b)) for a, b in np.asarray(new_edges, dtype=np.int64).reshape(-1, 2)}
-    for u, v in np.argwhere(adj):
-        red = (int(u), int(v)) in new
+    lost = [(int(a), int(b)) for a, b in np.asarray(removed_edges, dtype=np.int64).reshape(-1, 2)]
+    edges = [(int(u), int(v), "new" if (int(u), int(v)) in new else "kept") for u, v in np.argwhere(adj)]
+    for k, (u, v, kind) in enumerate(edges + [(u, v, "lost") for u, v in lost]):
+        skip = pos[u, 1] - pos[v, 1] > 1 or (pos[u, 0] == pos[v, 0] and pos[u, 1] == pos[v, 1])
+        rad = (0.45 if k % 2 else -0.45) if skip else 0.0
+        red = kind != "kept"
         ax.annotate("", xy=pos[v], xytext=pos[u], zorder=1,
-                    arrowprops={"arrowstyle": "-|>", "color": CHANGED if red else "#777777",
-                                "lw": 1.4 if red else 0.7, "shrinkA": 7, "shrinkB": 7, "mutation_scale": 6})
+                    arrowprops={"arrowstyle": "-" if kind == "lost" else "-|>",
+                                "color": CHANGED if red else "#777777", "lw": 1.3 if red else 0.7,
+                                "linestyle": "--" if kind == "lost" else "-", "shrinkA": 7, "shrinkB": 7,
+                                "mutation_scale": 6, "connectionstyle": f"arc3,rad={rad}"})
     for v in np.flatnonzero(real):
         name = op_names[op[v]] if 0 <= op[v] < len(op_names) else "?"
         hot = v in changed
@@ -188,11 +196,12 @@ def draw_cell(ax, op_names: Sequence[str], adjacency, ops, changed=(), new_edges
         ax.set_title(title, fontsize=7.5, pad=2)
 
 
-def walk_figure(result: dict, cells, op_names: Sequence[str], title: str):
-    """Each walk of each encoding as a row of DAGs, with the edit distance to the previous cell."""
+def walk_figure(result: dict, cells, op_names: Sequence[str], title: str, max_walks: int = 3):
+    """The first `max_walks` walks of each encoding as rows of DAGs, with the edit distance to the
+    previous cell (the averages in the title are over all walks)."""
     names = list(result["encodings"])
     steps = result["steps"]
-    starts = result["starts"]
+    starts = result["starts"][:max_walks]
     rows = len(starts) * len(names)
     width, height = 1.3 * (steps + 1) + 1.1, 1.6 * rows + 0.8
     fig, _ = _figure((width, height), 1)
@@ -204,13 +213,14 @@ def walk_figure(result: dict, cells, op_names: Sequence[str], title: str):
             row = axes[w * len(names) + e]
             for k, cell in enumerate(r["cells"]):
                 label = f"#{cell}" if k == 0 else f"+{r['edit_distances'][k - 1]}"
-                draw_cell(row[k], op_names, cells.adjacency[cell], cells.ops[cell],
-                          r["changed_vertices"][k], r["new_edges"][k], label)
+                draw_cell(row[k], op_names, cells.adjacency[cell], cells.ops[cell], r["changed_vertices"][k],
+                          r["new_edges"][k], r.get("removed_edges", [[]] * len(r["cells"]))[k], label)
             row[0].text(-0.08, 0.5, f"{name}\navg {r['average_edit_distance']:.2f}", transform=row[0].transAxes,
                         ha="right", va="center", fontsize=8)
     averages = ", ".join(f"{n} {result['encodings'][n]['average_edit_distance']:.2f}" for n in names)
-    fig.suptitle(f"{title}: from each start, the nearest unvisited cell (L2), {steps} steps\n"
-                 f"+k: edit distance to the cell before (its changed ops and new edges in red); "
+    drawn = f" (the first {len(starts)} of {len(result['starts'])} walks drawn)" if len(starts) < len(result["starts"]) else ""
+    fig.suptitle(f"{title}: from each start, the nearest unvisited cell (L2), {steps} steps{drawn}\n"
+                 f"+k: edit distance to the cell before (red: changed ops, new edges; dashed: lost edges); "
                  f"average edit distance: {averages}", fontsize=9)
     fig.subplots_adjust(left=1.1 / width, right=0.995, top=1 - 0.75 / height, bottom=0.01, wspace=0.05, hspace=0.4)
     return fig

@@ -96,6 +96,7 @@ def walk_analysis(
                 "average_edit_distance": float(d.mean()),
                 "changed_vertices": [[]] + [c[0].tolist() for c in changes],
                 "new_edges": [[]] + [c[1].tolist() for c in changes],
+                "removed_edges": [[]] + [c[2].tolist() for c in changes],
             })
         avg = np.array([w["average_edit_distance"] for w in walks])
         results[name] = {
