@@ -9,7 +9,6 @@ has them) must be the hash of the cell in that row, and NaN or infinite values a
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,11 @@ import numpy as np
 from ._io import CorruptFileError, load_npz
 
 
-def _space_cells(space: str) -> Any | None:
-    """The space's (default) cell set if its module is installed, else None (checks are then skipped)."""
-    try:
-        from .spaces import get_space
-
-        return get_space(space).load()
-    except (ImportError, KeyError, NotImplementedError):
-        return None
-
-
 def load_embeddings(
     path: str | Path, count: int, space: str | None = None, cells: Any | None = None, what: str = "a benchmark"
 ) -> np.ndarray:
-    """float32 [N, d] from an `embeddings.npz` (`embeddings`, optional `hash`), checked against the space.
+    """float32 [N, d] from an `embeddings.npz` (`embeddings`, optional `hash`, checked against the
+    space's cells) or a plain `.npy` array [N, d] (no hashes: row order is the user's word).
 
     count: the number of rows expected; space / cells: the hashes are compared with `cells.hash`
     (by default the space's default cell set); what: how error messages name the other side
@@ -41,7 +31,16 @@ def load_embeddings(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"embeddings file {path} does not exist")
-    z = load_npz(path, required=("embeddings",))
+    if path.is_dir():
+        hint = " (a pretraining run folder? give its embeddings.npz)" if (path / "embeddings.npz").exists() else ""
+        raise FileNotFoundError(f"{path} is a folder, not an embeddings file{hint}")
+    if path.suffix == ".npy":
+        try:
+            z = {"embeddings": np.load(path, allow_pickle=False)}
+        except (OSError, ValueError) as e:
+            raise CorruptFileError(f"{path}: not a readable .npy array ({e})") from e
+    else:
+        z = load_npz(path, required=("embeddings",))
     emb = np.asarray(z["embeddings"])
     if emb.ndim != 2 or emb.dtype.kind != "f":
         raise CorruptFileError(f"{path}: embeddings must be a float [N, d] array, got {emb.dtype}{emb.shape}")
@@ -51,18 +50,17 @@ def load_embeddings(
         raise CorruptFileError(f"{path}: embeddings contain NaN or infinite values")
     if "hash" in z and (space is not None or cells is not None):
         if cells is None:
-            cells = _space_cells(space)
-        name = space if space is not None else getattr(cells, "space", "?")
-        if cells is None:
-            warnings.warn(f"space {space!r} is not installed: embedding hashes not checked", stacklevel=2)
-        else:
-            h = np.asarray(z["hash"]).astype(str)
-            expected = np.asarray(cells.hash).astype(str)
-            if h.shape != expected.shape:
-                raise ValueError(f"{path}: {h.size:,} hashes for {expected.size:,} {name} cells")
-            bad = np.flatnonzero(h != expected)
-            if bad.size:
-                raise ValueError(
-                    f"{path}: embedding rows are not in the {name} cell order ({bad.size:,} hashes differ, first at row {bad[0]})"
-                )
+            from .spaces import get_space
+
+            cells = get_space(space).load()
+        name = space if space is not None else cells.space
+        h = np.asarray(z["hash"]).astype(str)
+        expected = np.asarray(cells.hash).astype(str)
+        if h.shape != expected.shape:
+            raise ValueError(f"{path}: {h.size:,} hashes for the {expected.size:,} cells of {name}")
+        bad = np.flatnonzero(h != expected)
+        if bad.size:
+            raise ValueError(
+                f"{path}: embedding rows are not in the {name} cell order ({bad.size:,} hashes differ, first at row {bad[0]})"
+            )
     return emb.astype(np.float32)

@@ -5,7 +5,7 @@ The whole cell set is converted once, on the host, into a few compact device arr
 A + A^T padded to the space's largest edge count. A batch is then a gather by cell index on
 device (`make_batch`), so the training loop never returns to the host for data.
 
-Shapes and conventions (the published encoder's, see REFERENCE.md):
+Shapes and conventions (the published encoder's, see docs/reference.md, "Model"):
 - every graph keeps all `n` vertices of the space, padding vertices included: the published
   encoder runs GIN and BatchNorm over all B*n rows, so padding vertices are nodes here too, with
   all-zero features and no edges. `n_node` is therefore `n` for every graph.

@@ -96,26 +96,17 @@ class Staging:
         self.path = partial_path(out)
 
     @classmethod
-    def open(cls, out: str | Path, kind: str, *, overwrite: bool = False, resume: bool = False) -> Staging:
-        """Check `out` can take a run of `kind` and prepare the staging folder.
-
-        resume: continue `<out>.partial` (or, when only a complete run of this kind exists, a copy
-        of it, e.g. to train more epochs); overwrite: replace a complete run of the same kind and
-        discard an interrupted one.
-        """
+    def check(cls, out: str | Path, kind: str, *, overwrite: bool = False, resume: bool = False) -> None:
+        """Raise RunFolderError if `open` would refuse, without touching anything."""
         out = Path(out)
         part = partial_path(out)
         if resume:
             if part.exists():
-                found = read_kind(part)
-                if found != kind:
-                    raise RunFolderError(f"{part} holds a {_title(found)}, not a {_title(kind)}; nothing to resume")
-                return cls(out, kind, resumed=True)
-            if read_kind(out) == kind:
-                shutil.copytree(out, part)
-                write_marker(part, kind, complete=False)
-                return cls(out, kind, resumed=True)
-            raise RunFolderError(f"nothing to resume: neither {part} nor a {_title(kind)} in {out} exists")
+                if read_kind(part) != kind:
+                    raise RunFolderError(f"{part} holds a {_title(read_kind(part))}, not a {_title(kind)}; nothing to resume")
+            elif read_kind(out) != kind:
+                raise RunFolderError(f"nothing to resume: neither {part} nor a {_title(kind)} in {out} exists")
+            return
         if part.exists():
             if not overwrite:
                 raise RunFolderError(
@@ -124,8 +115,26 @@ class Staging:
                 )
             if read_kind(part) not in (kind, None):
                 raise RunFolderError(f"{part} holds a {_title(read_kind(part))}; remove it by hand")
-            shutil.rmtree(part)
         _check_replaceable(out, kind, overwrite)
+
+    @classmethod
+    def open(cls, out: str | Path, kind: str, *, overwrite: bool = False, resume: bool = False) -> Staging:
+        """Check `out` can take a run of `kind` and prepare the staging folder.
+
+        resume: continue `<out>.partial` (or, when only a complete run of this kind exists, a copy
+        of it, e.g. to train more epochs); overwrite: replace a complete run of the same kind and
+        discard an interrupted one.
+        """
+        cls.check(out, kind, overwrite=overwrite, resume=resume)
+        out = Path(out)
+        part = partial_path(out)
+        if resume:
+            if not part.exists():  # a complete run continues from a copy (e.g. to train more epochs)
+                shutil.copytree(out, part)
+                write_marker(part, kind, complete=False)
+            return cls(out, kind, resumed=True)
+        if part.exists():
+            shutil.rmtree(part)
         part.mkdir(parents=True)
         write_marker(part, kind, complete=False)
         return cls(out, kind, resumed=False)

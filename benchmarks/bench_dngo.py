@@ -157,7 +157,7 @@ def part_speed(seed_counts, presets, seed_chunk: int, repeats_small: int = 3) ->
     problem = nb201_problem()
     rows, runs = [], {}
     for preset in presets:
-        config = dngo.config_for("nb201", "cifar10", preset)
+        config = dngo.Config(space="nb201", preset=preset)
         for n_seeds in seed_counts:
             before = load()
             chunk = seed_chunk if seed_chunk and n_seeds > seed_chunk and n_seeds % seed_chunk == 0 else None
@@ -200,7 +200,7 @@ def part_speed(seed_counts, presets, seed_chunk: int, repeats_small: int = 3) ->
 def part_profile(n_seeds: int = 100, n_obs: int = 60, preset: str = "reference") -> dict:
     """One round's parts, jitted and vmapped separately, on mid-run states (median of 3)."""
     problem = nb201_problem()
-    config = dngo.config_for("nb201", "cifar10", preset)
+    config = dngo.Config(space="nb201", preset=preset)
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
 
     def make_state(key):
@@ -275,7 +275,7 @@ def part_nb101(n_seeds: int, presets) -> list[dict]:
     problem = nb101_sized_problem()
     rows = []
     for preset in presets:
-        config = dngo.config_for("nb101", "", preset)
+        config = dngo.Config(space="nb101", preset=preset)
         before = load()
         compiled, keys, compile_s = batch_runner(problem, config, n_seeds)
         t0, c0 = time.perf_counter(), time.process_time()

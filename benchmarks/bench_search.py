@@ -3,7 +3,7 @@
 Measures, on this machine (CPU unless JAX finds an accelerator):
 1. 500 seeds of each method (rl, rs, re; bo if installed) on NAS-Bench-201 CIFAR-10 with the
    12,000 s budget, both presets: compile time (ahead of time) and run time (median of repeats),
-   against 500 x the published code's per-seed time measured on this machine kind (REFERENCE.md:
+   against 500 x the published code's per-seed time measured on this machine kind (docs/reference.md, "The published code's speed":
    REINFORCE 5.5 s a seed, DNGO 137 s a seed; none was measured for RS/RE);
 2. seed scaling: 1, 10, 100, 500, 1000 seeds;
 3. an NB101-sized problem: 423,624 cells, synthetic accuracies and costs (uniform 1,000-5,000 s,
@@ -38,10 +38,10 @@ from _data import nb201_benchmark, nb201_neighbours, stand_in_embeddings  # noqa
 from a2v_jax._io import write_json  # noqa: E402
 from a2v_jax.search import runner  # noqa: E402
 from a2v_jax.search.build import make_problem  # noqa: E402
-from a2v_jax.search.methods import MethodNotAvailable, get_method, make_config  # noqa: E402
+from a2v_jax.search.methods import get_method, make_config  # noqa: E402
 from a2v_jax.search.problem import Problem  # noqa: E402
 
-PUBLISHED_SECONDS_PER_SEED = {"rl": 5.5, "bo": 137.0}  # NB201 CIFAR-10, REFERENCE.md
+PUBLISHED_SECONDS_PER_SEED = {"rl": 5.5, "bo": 137.0}  # NB201 CIFAR-10, docs/reference.md
 PUBLISHED_NB101_RL_SECONDS_PER_RUN = 27.0  # 500-query run, table loading (41 s) excluded
 
 
@@ -71,14 +71,7 @@ def measure(module, problem, config, seeds: int, repeats: int) -> dict:
 
 
 def methods_available() -> list[str]:
-    names = []
-    for m in ("rl", "bo", "rs", "re"):
-        try:
-            get_method(m)
-            names.append(m)
-        except MethodNotAvailable:
-            print(f"(method {m} is not installed: skipped)")
-    return names
+    return ["rl", "bo", "rs", "re"]
 
 
 def main() -> None:
@@ -95,7 +88,7 @@ def main() -> None:
     bench, source = nb201_benchmark("cifar10")
     emb, emb_source = stand_in_embeddings()
     nbrs, nb_source = nb201_neighbours()
-    problem = make_problem(bench, emb, 12_000.0, None, nbrs)
+    problem = make_problem(bench, emb, 12_000.0, None, nbrs).problem
     methods = methods_available()
     results: dict = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
@@ -111,7 +104,7 @@ def main() -> None:
     for m in methods:
         module = get_method(m)
         for preset in ("fixed", "reference"):
-            r = measure(module, problem, make_config(module, "nb201", "cifar10", preset), 500, repeats)
+            r = measure(module, problem, make_config(module, "nb201", preset), 500, repeats)
             pub = PUBLISHED_SECONDS_PER_SEED.get(m)
             r.update(method=m, preset=preset, published_s=None if pub is None else 500 * pub)
             r["speedup"] = None if pub is None else 500 * pub / r["run_s_median"]
@@ -126,7 +119,7 @@ def main() -> None:
     print(f"{'method':6s} {'seeds':>6s} {'compile s':>9s} {'run s':>8s} {'ms/seed':>8s}")
     for m in methods:
         module = get_method(m)
-        config = make_config(module, "nb201", "cifar10", "fixed")
+        config = make_config(module, "nb201", "fixed")
         for s in scaling:
             r = measure(module, problem, config, s, repeats)
             r.update(method=m, preset="fixed")
@@ -146,7 +139,7 @@ def main() -> None:
         print(f"{'method':6s} {'seeds':>6s} {'compile s':>9s} {'run s':>8s} {'queries':>7s} {'s/seed':>7s} {'published s/seed':>16s}")
         for m in [x for x in methods if x != "bo"]:
             module = get_method(m)
-            config = make_config(module, "nb101", "cifar10", "fixed")
+            config = make_config(module, "nb101", "fixed")
             for s in [int(x) for x in args.nb101_seeds.split(",")]:
                 r = measure(module, big, config, s, 1)
                 r.update(method=m, preset="fixed", cells=n)

@@ -34,7 +34,7 @@ from _data import nb201_benchmark, nb201_neighbours, pretrained_embeddings, show
 
 from a2v_jax._io import atomic_path, write_json  # noqa: E402
 from a2v_jax.search.api import run_search  # noqa: E402
-from a2v_jax.search.methods import MethodNotAvailable, get_method  # noqa: E402
+from a2v_jax.search.methods import get_method  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 # Paper Table 3: test accuracy %, mean +- std over 500 runs (CIFAR-10 / CIFAR-100 / ImageNet16-120)
@@ -89,13 +89,9 @@ def main() -> None:
     else:
         emb, emb_source = pretrained_embeddings(args.runs / "pretrain-nb201-reference-seed0")
     nbrs, nb_source = nb201_neighbours()
-    methods = []
-    for m in args.methods.split(","):
-        try:
-            get_method(m)
-            methods.append(m)
-        except MethodNotAvailable as e:
-            print(f"skipping {m}: {e}")
+    methods = args.methods.split(",")
+    for m in methods:
+        get_method(m)  # an unknown name fails here, before any run
     rows, pending = [], []
     for dataset in args.datasets.split(","):
         bench, bench_source = nb201_benchmark(dataset)
@@ -111,7 +107,7 @@ def main() -> None:
                     s = run_search(
                         space="nb201", dataset=dataset, method=m, seeds=args.seeds, preset=preset,
                         embeddings=emb if m in ("rl", "bo") else None, benchmark=bench,
-                        neighbours=nbrs if m == "re" else None, out=out, progress=True,
+                        neighbours=nbrs if m == "re" else None, out=out, overwrite=True,
                     ).summary
                 paper = PAPER.get(m, ((np.nan, np.nan),) * 3)[di]
                 code = PUBLISHED_CODE.get(m, ((np.nan, np.nan),) * 3)[di]

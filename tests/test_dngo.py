@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from a2v_jax.presets import PRESETS
 from a2v_jax.search import dngo, runner
 from a2v_jax.search.problem import Problem
 
@@ -37,7 +38,7 @@ def _run(problem, config, seeds=1, base_seed=0):
     return runner.run_seeds(dngo, runner.seed_keys(seeds, base_seed), problem, config)
 
 
-CONFIGS = {p: dngo.Config(preset=p, top_k=3, **TINY) for p in ("reference", "fixed")}
+CONFIGS = {p: dngo.Config(preset=p, top_k=3, **TINY) for p in PRESETS}
 
 
 @functools.cache
@@ -79,19 +80,20 @@ def test_presets_and_published_settings():
         "variance", "fixed", True, "reference", "ascending")
     assert (fix.ei_scale, fix.ei_target, fix.requery, fix.evidence, fix.proposal_order) == (
         "std", "incumbent", False, "exact", "descending")
-    nb101 = dngo.config_for("nb101", preset="reference")
+    nb101 = dngo.Config(space="nb101", preset="reference")
     assert (nb101.top_k, nb101.target, nb101.same_fit_key) == (5, 0.95, True)
-    nb201 = dngo.config_for("nb201", preset="reference")
+    nb201 = dngo.Config(space="nb201", preset="reference")
     assert (nb201.top_k, nb201.target, nb201.same_fit_key, nb201.n_init, nb201.epochs) == (1, 1.0, False, 16, 100)
     assert (nb201.batch_size, nb201.lr, nb201.hidden, nb201.normalize_output) == (10, 1e-2, 128, False)
-    assert not dngo.config_for("nb101", preset="fixed").same_fit_key
+    assert not dngo.Config(space="nb101", preset="fixed").same_fit_key
     assert dngo.Config(preset="reference", requery=False).requery is False  # overrides win
     hash(nb101)  # static under jit
     with pytest.raises(ValueError, match="preset"):
         dngo.Config(preset="published")
     with pytest.raises(ValueError, match="ei_scale"):
         dngo.Config(ei_scale="stdev")
-    assert dngo.config_for("mine", preset="fixed") == dngo.config_for("nb201", preset="fixed")  # own benchmarks
+    with pytest.raises(KeyError, match="unknown search space 'mine'"):
+        dngo.Config(space="mine")
     with pytest.raises(ValueError, match="top_k"):
         dngo.Config(top_k=0)
 
@@ -192,7 +194,7 @@ def test_epoch_permutation_is_a_uniform_shuffle_of_the_observed_rows():
 # ---------------------------------------------------------------------------------------------- budget
 
 
-@pytest.mark.parametrize("preset", ["reference", "fixed"])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_budget_accounting_is_exact(preset):
     prob = shared_problem()
     runs = shared_runs(preset)
@@ -287,7 +289,7 @@ def test_runs_under_a_device_mesh_like_unsharded():
 # ---------------------------------------------------------------------------------------------- search quality
 
 
-@pytest.mark.parametrize("preset", ["reference", "fixed"])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_beats_random_search_on_a_real_nb201_slice(preset, data_file):
     """2,000 NAS-Bench-201 cells (CIFAR-10 rewards and costs), 3,000 s: about 27 queries a run.
 
@@ -306,7 +308,7 @@ def test_beats_random_search_on_a_real_nb201_slice(preset, data_file):
     perms = np.argsort(np.random.default_rng(1).random((5000, len(sub))), axis=1)  # 5,000 random orders
     spent_before = np.cumsum(cost[perms], axis=1) - cost[perms]
     rs = np.where(spent_before < 3000.0, reward[perms], -np.inf).max(axis=1)  # queries until the budget
-    cfg = dngo.config_for("nb201", preset=preset, epochs=30, hidden=64)
+    cfg = dngo.Config(space="nb201", preset=preset, epochs=30, hidden=64)
     out = _run(prob, cfg, seeds=32)
     count = np.asarray(out.trace.count)
     final = np.asarray(out.trace.best_reward)[np.arange(32), count - 1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 from search_problems import synthetic_benchmark, synthetic_features, synthetic_neighbours
 
 from a2v_jax._io import save_npz
+from a2v_jax.presets import PRESETS
 from a2v_jax.search.__main__ import main
 from a2v_jax.search.report import TRACE_KEYS
 
@@ -26,7 +26,7 @@ def files(tmp_path_factory):
 
 def _run(files, out, *extra):
     return main([
-        "--space", "synthetic", "--dataset", "cifar10", "--seeds", "5", "--budget", "600",
+        "--space", "nb201", "--dataset", "toy", "--seeds", "5", "--budget", "600",
         "--benchmark", str(files / "bench.npz"), "--out", str(out), "--quiet", *extra,
     ])
 
@@ -68,10 +68,7 @@ def test_run_writes_every_output_and_compare(files, tmp_path, capsys):
 
 def test_bo_end_to_end(files, tmp_path):
     """`--method bo` through the CLI: both presets, a small basis net, every output file."""
-    from a2v_jax.search.methods import available_methods
-
-    assert "bo" in available_methods()
-    for preset in ("reference", "fixed"):
+    for preset in PRESETS:
         out = tmp_path / f"bo-{preset}"
         assert _run(files, out, "--method", "bo", "--preset", preset, "--embeddings", str(files / "emb.npz"),
                     "--budget", "2000", "--set", "epochs=5", "--set", "hidden=32", "--set", "chunk=64") == 0
@@ -111,10 +108,18 @@ def test_errors_are_clear_and_lose_nothing(files, tmp_path, capsys):
     assert "embeddings for a benchmark of 400" in capsys.readouterr().err
     assert _run(files, tmp_path / "x", "--method", "rs", "--set", "nonsense=1") == 2
     assert "no field" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()
-    if importlib.util.find_spec("a2v_jax.search.dngo") is None:
-        assert _run(files, tmp_path / "x", "--method", "bo", "--embeddings", str(files / "emb.npz")) == 2
-        assert "not available" in capsys.readouterr().err
+    assert _run(files, tmp_path / "x", "--method", "rl", "--embeddings", str(files / "emb.npz"), "--set", "baseline=abc") == 2
+    assert capsys.readouterr().err.strip() == "error: baseline: baseline expects a number, got 'abc'"
+    np.save(tmp_path / "emb.npy", synthetic_features())  # a plain array is accepted (no hashes to check)
+    assert _run(files, tmp_path / "npy", "--method", "rl", "--embeddings", str(tmp_path / "emb.npy"), "--queries", "20") == 0
+    assert _run(files, tmp_path / "x", "--method", "rs", "--embeddings", str(files / "emb.npz")) == 2
+    assert "does not use embeddings" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
+    assert main(["--space", "darts", "--method", "rs", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: space 'darts' has no benchmark tables") and err.count("\n") == 1
+    assert main(["--space", "nb201", "--dataset", "cifar11", "--method", "rs", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown dataset 'cifar11' for nb201; choose one of cifar10, cifar100, ImageNet16-120" in capsys.readouterr().err
 
 
 def test_help_explains(capsys):

@@ -12,11 +12,11 @@ from a2v_jax.search.problem import Problem
 
 
 def test_published_settings():
-    c = evolution.config_for("nb201", "cifar10", "reference")
+    c = evolution.Config(space="nb201", preset="reference")
     assert (c.population, c.sample_size, c.sample_replace, c.avoid_visited) == (10, 3, True, False)
-    c = evolution.config_for("nb101", "cifar10", "reference")
+    c = evolution.Config(space="nb101", preset="reference")
     assert (c.population, c.sample_size, c.sample_replace, c.avoid_visited) == (50, 10, False, False)
-    assert evolution.config_for("nb201", "cifar10", "fixed").avoid_visited
+    assert evolution.Config(space="nb201", preset="fixed").avoid_visited
     with pytest.raises(ValueError):
         evolution.Config(population=3, sample_size=5, sample_replace=False)
 
@@ -26,7 +26,7 @@ def test_child_mutates_best_of_the_last_population():
     (the aging population), and every child is one of its neighbours."""
     problem = synthetic_problem(2000.0)
     p = 5
-    config = evolution.config_for("nb201", "", "reference", population=p, sample_size=p, sample_replace=False)
+    config = evolution.Config(space="nb201", preset="reference", population=p, sample_size=p, sample_replace=False)
     out = runner.run_seeds(evolution, runner.seed_keys(6), problem, config)
     nbrs = np.asarray(problem.neighbours)
     reward = np.asarray(problem.reward)
@@ -41,7 +41,7 @@ def test_child_mutates_best_of_the_last_population():
 
 def test_fixed_children_are_unvisited_neighbours_when_possible():
     problem = synthetic_problem(budget=None, queries=150)
-    config = evolution.config_for("nb201", "", "fixed")
+    config = evolution.Config(space="nb201", preset="fixed")
     out = runner.run_seeds(evolution, runner.seed_keys(4), problem, config)
     nbrs = np.asarray(problem.neighbours)
     for s in range(4):

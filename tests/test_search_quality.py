@@ -35,7 +35,7 @@ def nb201():
 
 
 def _final_test(module, preset, problem):
-    out = runner.run_seeds(module, runner.seed_keys(SEEDS), problem, module.config_for("nb201", "cifar10", preset))
+    out = runner.run_seeds(module, runner.seed_keys(SEEDS), problem, module.Config(space="nb201", preset=preset))
     count = np.asarray(out.trace.count)
     assert 80 < count.mean() < 130  # about 110 queries fit the CIFAR-10 budget
     return np.asarray(out.trace.incumbent_test)[np.arange(SEEDS), count - 1].astype(np.float64)

@@ -10,6 +10,7 @@ import optax
 import pytest
 from search_problems import synthetic_benchmark, synthetic_features, synthetic_problem
 
+from a2v_jax.presets import PRESETS
 from a2v_jax.search import reinforce, runner
 from a2v_jax.search.problem import Problem
 
@@ -27,7 +28,7 @@ def test_episode_matches_published_algorithm(space):
     """Queries are the nearest unvisited cells to mean + noise (NB201: rank 0 skipped), and the
     update is Adam on mean_t[-log N(a_t; mu_t, I) (r_t - b)] with the LSTM unrolled from zeros."""
     problem = synthetic_problem(budget=None, queries=100)
-    config = reinforce.config_for(space, "cifar10", "reference")
+    config = reinforce.Config(space=space, preset="reference")
     state0 = jax.jit(lambda k: reinforce.init(k, problem, config))(jax.random.PRNGKey(3))
     state1 = jax.jit(lambda s: reinforce.step(s, problem, config))(state0)
 
@@ -80,23 +81,23 @@ def test_init_follows_pytorch_defaults():
 
 
 def test_presets_and_space_settings():
-    ref201 = reinforce.config_for("nb201", "cifar10", "reference")
+    ref201 = reinforce.Config(space="nb201", preset="reference")
     assert ref201.skip_nearest and ref201.start_inclusive and ref201.start_visited and ref201.baseline == 0.4
-    ref101 = reinforce.config_for("nb101", "cifar10", "reference")
+    ref101 = reinforce.Config(space="nb101", preset="reference")
     assert not ref101.skip_nearest and ref101.start_inclusive and ref101.baseline == 0.95
-    fixed = reinforce.config_for("nb201", "cifar10", "fixed")
+    fixed = reinforce.Config(space="nb201", preset="fixed")
     assert not (fixed.skip_nearest or fixed.start_inclusive or fixed.start_visited) and fixed.discount is None
-    assert reinforce.config_for("nb201", "", "fixed", discount=0.4).discount == 0.4
+    assert reinforce.Config(space="nb201", preset="fixed", discount=0.4).discount == 0.4
     with pytest.raises(ValueError):
-        reinforce.config_for("nb201", "", "published")
+        reinforce.Config(space="nb201", preset="published")
 
 
 def test_first_index_off_by_one_and_start_cell():
     b = synthetic_benchmark()
     problem = Problem.create(synthetic_features()[:5], b.reward[:5], b.test[:5], b.time[:5], max_queries=5)
     keys = runner.seed_keys(600)
-    for preset in ("reference", "fixed"):
-        config = reinforce.config_for("nb201", "", preset)
+    for preset in PRESETS:
+        config = reinforce.Config(space="nb201", preset=preset)
         st = jax.jit(jax.vmap(lambda k, c=config: reinforce.init(k, problem, c)))(keys)
         draws = np.asarray(st.start_draw)
         if preset == "reference":
@@ -122,7 +123,7 @@ def test_policy_gradient_learns():
     over episodes (a frozen policy, lr 0, stays at the starting mean of about 0.5 on this problem:
     measured 0.498 in episode 1 and 0.485 in episodes 5-8, so the gain is the learning's)."""
     problem = synthetic_problem(budget=None, queries=128)
-    out = runner.run_seeds(reinforce, runner.seed_keys(32), problem, reinforce.config_for("nb201", "", "fixed"))
+    out = runner.run_seeds(reinforce, runner.seed_keys(32), problem, reinforce.Config(space="nb201", preset="fixed"))
     r = np.asarray(problem.reward)[np.asarray(out.trace.index)]
     first, late = r[:, :16].mean(), r[:, 64:].mean()
     assert abs(first - 0.5) < 0.05

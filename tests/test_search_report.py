@@ -1,9 +1,8 @@
 """Plots of search runs: written to files without touching the process's matplotlib backend, and
-the comparison figure notebooks display; the list of installed methods."""
+the comparison figure notebooks display."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import matplotlib
@@ -12,7 +11,6 @@ from matplotlib.figure import Figure
 from search_problems import synthetic_benchmark, synthetic_neighbours
 
 from a2v_jax.search.api import run_search
-from a2v_jax.search.methods import METHODS, MethodInfo, MethodNotAvailable, available_methods, get_method
 from a2v_jax.search.report import compare, compare_figure, plot_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -21,8 +19,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def runs():
     bench = synthetic_benchmark()
-    return [run_search(space="synthetic", dataset="cifar10", method=m, seeds=4, budget=600.0, benchmark=bench,
-                       neighbours=synthetic_neighbours(), progress=False, plots=False) for m in ("rs", "re")]
+    return [run_search(space="nb201", dataset="toy", method=m, seeds=4, budget=600.0, benchmark=bench,
+                       neighbours=synthetic_neighbours() if m == "re" else None, quiet=True, plots=False) for m in ("rs", "re")]
 
 
 def test_plots_leave_the_backend_alone(runs, tmp_path):
@@ -39,8 +37,8 @@ def test_plots_leave_the_backend_alone(runs, tmp_path):
         for r in runs:
             r.save(tmp_path / r.summary["method"])
         compared = compare([tmp_path / r.summary["method"] for r in runs], tmp_path / "cmp")
-        run_search(space="synthetic", dataset="cifar10", method="rs", seeds=2, budget=300.0,
-                   benchmark=synthetic_benchmark(), progress=False, out=tmp_path / "direct")
+        run_search(space="nb201", dataset="toy", method="rs", seeds=2, budget=300.0,
+                   benchmark=synthetic_benchmark(), quiet=True, out=tmp_path / "direct")
         assert matplotlib.get_backend() == "svg"
         assert plt.get_fignums() == figures_before
     finally:
@@ -76,16 +74,3 @@ def test_compare_figure_renders_itself_in_notebooks(runs):
     fig = compare_figure([("rs", runs[0].summary, runs[0].traces)])
     assert fig._repr_png_()[:8] == PNG
 
-
-def test_available_methods_lists_installed_modules():
-    names = available_methods()
-    assert names == [m for m in METHODS if importlib.util.find_spec(METHODS[m].module) is not None]
-    assert {"rl", "rs", "re"} <= set(names)
-    assert all(n in METHODS for n in names)
-
-
-def test_available_methods_leaves_out_missing_modules(monkeypatch):
-    monkeypatch.setitem(METHODS, "nothere", MethodInfo("nothere", "a2v_jax.search.no_such_method", "missing", False, False))
-    assert "nothere" not in available_methods()
-    with pytest.raises(MethodNotAvailable, match="not available"):
-        get_method("nothere")

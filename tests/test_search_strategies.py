@@ -13,16 +13,17 @@ import numpy as np
 import pytest
 from search_problems import N, synthetic_benchmark, synthetic_problem
 
+from a2v_jax.presets import PRESETS
 from a2v_jax.search import dngo, evolution, random_search, reinforce, runner
 from a2v_jax.search.problem import Problem
 
 STRATEGIES = {"rl": reinforce, "rs": random_search, "re": evolution, "bo": dngo}
 SMALL_BO = {"epochs": 5, "hidden": 32, "chunk": 64}
-CASES = [(m, p) for m in STRATEGIES for p in ("reference", "fixed")]
+CASES = [(m, p) for m in STRATEGIES for p in PRESETS]
 
 
 def cfg(method, preset, space="nb201"):
-    return STRATEGIES[method].config_for(space, "cifar10", preset, **(SMALL_BO if method == "bo" else {}))
+    return STRATEGIES[method].Config(space=space, preset=preset, **(SMALL_BO if method == "bo" else {}))
 
 
 @pytest.mark.parametrize("method,preset", CASES)

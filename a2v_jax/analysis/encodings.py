@@ -1,7 +1,7 @@
 """What gets analysed: one row per cell of a space, from an embeddings file or a built-in encoding.
 
 An encoding is named. `--embeddings NAME=PATH` reads an `embeddings.npz` (float [N, d]
-`embeddings`, optional `hash`) that must be aligned with the space's cell order: its row count and,
+`embeddings`, optional `hash`; or a bare `.npy` [N, d], whose order cannot be checked) that must be aligned with the space's cell order: its row count and,
 when it has hashes, every row's hash are checked against the cell set, and NaN or infinite values
 are refused (`a2v_jax.embeddings.load_embeddings`, the same checks search uses). Besides files,
 three built-in encodings give the reference points any learned embedding is compared with:
@@ -202,8 +202,10 @@ def load_encodings(
             continue
         file = Path(path).expanduser()
         values = load_embeddings(file, len(cells), space=cells.space, cells=cells, what=f"the {cells.space} space")
-        with np.load(file, allow_pickle=False) as z:
-            has_hash = "hash" in z.files
+        has_hash = False
+        if file.suffix != ".npy":
+            with np.load(file, allow_pickle=False) as z:
+                has_hash = "hash" in z.files
         out.append(Encoding(name, values, str(file), hash_checked=has_hash))
     for name, values in (arrays or {}).items():
         out.append(Encoding(str(name), check_array(str(name), values, cells), "array"))

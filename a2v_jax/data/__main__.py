@@ -117,9 +117,18 @@ def _build(parser: argparse.ArgumentParser, args: argparse.Namespace, space: str
             args.tfrecord, args.cache, epochs=args.epochs, allow_missing=args.allow_missing, progress=not args.quiet
         )}
     for ds, p in paths.items():
-        print(f"{space} {ds}: {p}")
+        print(f"{space} {ds}: {p}{_missing_note(space, ds, args.cache, getattr(args, 'epochs', None))}")
     print(f"built in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _missing_note(space: str, dataset: str, cache, epochs) -> str:
+    """', N of M cells without results' when a table holds NaN rows (built with --allow-missing)."""
+    bench = load_benchmark(space, dataset, cache=cache, epochs=epochs if space == "nb101" else None)
+    if not bench.missing:
+        return ""
+    return (f" ({bench.missing:,} of {len(bench):,} cells without results: searches use the "
+            f"{len(bench) - bench.missing:,} with results)")
 
 
 def _download(parser: argparse.ArgumentParser, args: argparse.Namespace, space: str) -> int:
@@ -152,6 +161,7 @@ def _info(args: argparse.Namespace, space: str) -> int:
         "space": space,
         "dataset": ds,
         **bench.oracle(),
+        "cells_without_results": bench.missing,
         "path": str(benchmark_path(space, ds, args.cache, epochs=args.epochs)),
         "load_seconds": round(seconds, 4),
         "columns": {k: bench.units.get(k, "") for k in bench.columns},
@@ -162,7 +172,8 @@ def _info(args: argparse.Namespace, space: str) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{space} / {ds}: {summary['count']:,} cells  ({summary['path']}, loaded in {seconds:.3f} s)")
+    missing = f", {summary['cells_without_results']:,} of them without results" if summary["cells_without_results"] else ""
+    print(f"{space} / {ds}: {summary['count']:,} cells{missing}  ({summary['path']}, loaded in {seconds:.3f} s)")
     for role in ("reward", "valid", "test"):
         print(f"  best {role:<6} {summary[f'best_{role}']:.6f}  at index {summary[f'best_{role}_index']}")
     print("  roles:   " + ", ".join(f"{r} = {c}" for r, c in summary["roles"].items()))

@@ -82,6 +82,20 @@ class Benchmark:
         """Unit of each column (`fraction`, `seconds`, `count`, ...), where recorded."""
         return dict(self.metadata.get("units", {}))
 
+    def has_results(self) -> np.ndarray:
+        """bool [N]: cells whose reward, test and time are all known (NB101 tables built with
+        `allow_missing` hold NaN rows for cells absent from the source file)."""
+        ok = np.ones(len(self), bool)
+        for role in ("reward", "test", "time"):
+            col = np.asarray(self.columns[role], dtype=np.float64)
+            ok &= np.isfinite(col.reshape(len(self), -1)).all(axis=1)
+        return ok
+
+    @property
+    def missing(self) -> int:
+        """Number of cells without results (see `has_results`)."""
+        return int((~self.has_results()).sum())
+
     def oracle(self) -> dict[str, float | int]:
         """Best values over the whole table: regret is measured against these."""
         out: dict[str, float | int] = {"count": len(self)}

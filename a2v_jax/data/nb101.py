@@ -410,6 +410,11 @@ def build_nb101(
     progress: bool = False,
 ) -> Benchmark:
     """Read the official file and build the table against `cells` (default: the NB101 space)."""
+    path = Path(tfrecord)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give the path of nasbench_only108.tfrecord itself")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path} (the official nasbench_only108.tfrecord)")
     op_names = None
     if cells is None:
         from ..spaces import get_space

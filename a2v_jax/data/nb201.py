@@ -413,7 +413,10 @@ def _fetch(url: str, target: Path, source: Source, progress: bool, timeout: floa
                 if bar is not None:
                     bar.close()
     except (urllib.error.URLError, OSError, ValueError) as e:
-        raise SourceError(f"{url}: download failed ({type(e).__name__}: {e})") from e
+        raise SourceError(
+            f"{url}: download failed ({type(e).__name__}: {e}); offline, copy the three files from a machine "
+            "that has them and run `python -m a2v_jax.data build nb201 --source DIR`"
+        ) from e
     if h.hexdigest() != source.sha256:
         raise SourceError(
             f"{url}: sha256 {h.hexdigest()} does not match the expected {source.sha256}; nothing was kept"

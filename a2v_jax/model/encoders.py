@@ -5,7 +5,7 @@ Both read a `jraph.GraphsTuple` whose graphs all have the space's `n` vertices (
 models, `log_sigma` [B*n, d] (the published code calls it "logvar" but uses exp(.) as the
 standard deviation, so it is log sigma).
 
-GIN, as the published code runs it (REFERENCE.md): 4 layers, hidden 128,
+GIN, as the published code runs it (docs/reference.md, "Model"): 4 layers, hidden 128,
     h <- ReLU(BN(MLP((1 + eps_l) h + sum_{j in N(i)} h_j))),  MLP = Linear -> BN -> ReLU -> Linear,
 eps_l learnable from 0, BatchNorm over all B*n nodes (padding vertices included), then two
 Linear(128 -> d) heads. PyTorch initialisers throughout (`layers`).

@@ -6,7 +6,7 @@
   update running statistics with momentum 0.1 (new = 0.9 old + 0.1 batch) using the *unbiased*
   variance, eps 1e-5, scale 1 / bias 0 at init. Flax's own BatchNorm keeps the biased variance
   and counts momentum the other way; the difference shows after the first epoch, when the
-  published code freezes the running statistics (REFERENCE.md), so it matters here.
+  published code freezes the running statistics (docs/reference.md, "Pretraining loop"), so it matters here.
   An optional row mask restricts the statistics to the rows of real graphs in a partial batch.
 """
 

@@ -1,36 +1,43 @@
-"""Command line: `python -m a2v_jax.search ...` runs a batched search; `... compare DIR...` compares runs."""
+"""Command line: `python -m a2v_jax.search ...` runs a batched search; `... compare DIR...` compares runs.
+
+The run options are generated from `SearchSpec` (one declaration of each default); `--set` values
+are typed by the chosen method's `Config`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
+from .. import cli, rundir
 from .._io import CorruptFileError
-from .build import DEFAULT_BUDGETS
-from .methods import METHODS, PRESETS, MethodNotAvailable, UnknownMethodError, parse_overrides
+from ..spaces import get_profile, spaces_with_benchmarks
+from .api import SearchInterrupted, SearchSpec
+from .methods import METHODS, UnknownMethodError, get_method
 
 RUN_EPILOG = """
 methods:
 {methods}
 
-presets:
-  reference  reproduce the published code, quirks included (REINFORCE: NB201 skips the nearest
-             cell, first index off by one, start cell marked visited; RS and RE draw with
-             replacement and may query a cell again, charged again)
-  fixed      correct behaviour: no cell is ever queried twice, no skipped neighbours
+method settings (--set KEY=VALUE; `reference`/`fixed` decide the quirk switches unless set):
+{settings}
 
 default budgets (simulated seconds; --budget overrides, --queries adds a query budget):
 {budgets}
 
 outputs in --out:
+  run.json          the folder's kind (search) and what ran
   traces.npz        per seed [seeds, capacity]: index, time, best_reward, incumbent_test,
                     incumbent_index, incumbent_valid; per seed: count, seed
-  summary.json      final_valid_mean/std (incumbent's reward), final_valid_role_mean/std
-                    (incumbent's 'valid' column), final_test_mean/std, regrets, oracle,
+  summary.json      final reward / valid / test (mean, std, median), regrets, oracle,
                     queries, seconds (compile and run), config, definitions of every number
   config.json       the request and the method's full configuration
   regret_vs_time.png, ecdf_test_regret.png, test_vs_queries.png
+
+Ctrl-C (or SIGTERM) stops within about a second, writes a checkpoint to OUT.partial and exits
+with status 130; the same command with --resume continues it to the same result bit for bit.
 
 examples:
   python -m a2v_jax.search --space nb201 --dataset cifar10 --method rl --seeds 500 \\
@@ -40,43 +47,35 @@ examples:
 """
 
 
-def _run_parser() -> argparse.ArgumentParser:
-    methods = "\n".join(f"  {m.name}  {m.title}" + ("  [needs --embeddings]" if m.needs_features else "")
-                        for m in METHODS.values())
-    budgets = "\n".join(f"  {s}/{d}: {b:,.0f}" for (s, d), b in DEFAULT_BUDGETS.items())
+def _epilog() -> str:
+    methods, settings = [], []
+    for name in METHODS:
+        mod = get_method(name)
+        needs = ", ".join(sorted(mod.NEEDS)) or "nothing"
+        methods.append(f"  {name:4s} {mod.TITLE}  [needs: {needs}]")
+        settings.append(f"  {name}:")
+        settings += [f"    {k}: {v}" for k, v in mod.Config.field_help().items()]
+    budgets = [
+        f"  {s}/{d.name}: {d.budget:,.0f}  (reward: {d.reward})"
+        for s in spaces_with_benchmarks()
+        for d in get_profile(s).datasets
+    ]
+    return RUN_EPILOG.format(methods="\n".join(methods), settings="\n".join(settings), budgets="\n".join(budgets))
+
+
+def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m a2v_jax.search",
-        description="Run many independent architecture searches as one batched JAX computation "
-        "(all seeds at once), and write traces, a summary and plots. "
-        "Use `python -m a2v_jax.search compare DIR...` to put several runs side by side.",
-        epilog=RUN_EPILOG.format(methods=methods, budgets=budgets),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=textwrap.fill(
+            "Run many independent architecture searches as one batched JAX computation (all seeds at "
+            "once), and write traces, a summary and plots. Use `python -m a2v_jax.search compare DIR...` "
+            "to put several runs side by side.", 100),
+        epilog=_epilog(),
+        formatter_class=cli.HelpFormatter,
     )
-    p.add_argument("--space", default="nb201", help="search space: nb201 or nb101 (default nb201)")
-    p.add_argument("--dataset", default="cifar10",
-                   help="cifar10 | cifar100 | imagenet16-120 (NB201); cifar10 (NB101). Default cifar10")
-    p.add_argument("--method", default="rl", choices=list(METHODS), help="search method (default rl)")
-    p.add_argument("--seeds", type=int, default=500, help="independent runs, all in one computation (default 500)")
-    p.add_argument("--base-seed", type=int, default=0,
-                   help="seed ids are base-seed .. base-seed+seeds-1; each run depends only on its id (default 0)")
-    p.add_argument("--embeddings", type=Path, help="embeddings.npz (`embeddings` [N,16] in cell order, `hash`); needed by rl and bo")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
-    p.add_argument("--budget", type=float, help="simulated-seconds budget (default: per space/dataset, see below)")
-    p.add_argument("--queries", type=int, help="query budget (alone, or together with --budget: whichever ends first)")
-    p.add_argument("--preset", default="fixed", choices=PRESETS, help="reference | fixed (default fixed)")
-    p.add_argument("--devices", type=int,
-                   help="shard seeds over this many devices (jax.devices(); on CPU set "
-                        "XLA_FLAGS=--xla_force_host_platform_device_count=K first)")
-    p.add_argument("--benchmark", type=Path, help="a saved Benchmark .npz instead of the project's loader")
-    p.add_argument("--neighbours", type=Path, help="mutation table .npy/.npz int32 [N,K] for re (default: from the space)")
-    p.add_argument("--seed-batch", type=int,
-                   help="run seeds in host-side batches of this size: a progress bar and bounded memory")
-    p.add_argument("--seed-chunk", type=int, help="in-graph chunks of this many vmapped seeds (lax.map; see runner)")
-    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
-                   help="override a field of the method's Config, e.g. --set baseline=0.9 --set discount=0.8 (repeatable)")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--quiet", action="store_true", help="no status lines")
+    cli.add_arguments(p, SearchSpec)
+    p.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE", default=[],
+                   help="set a field of the method's Config, e.g. --set baseline=0.9 (repeatable; see below)")
     return p
 
 
@@ -102,6 +101,16 @@ def _common_parent(dirs: list[Path]) -> Path:
     return Path(*common) if common else Path.cwd()
 
 
+def _run_line(s: dict) -> str:
+    pm = lambda k: f"{100 * s[k + '_mean']:.2f} +- {100 * s[k + '_std']:.2f}"  # noqa: E731
+    return (
+        f"{s['method']} ({s['preset']}) on {s['space']}/{s['dataset']}, {s['seeds']} seeds, "
+        f"{s['queries_mean']:.1f} queries a seed: reward {pm('final_valid')} [{s['reward_column']}], "
+        f"valid {pm('final_valid_role')}, test {pm('final_test')} (test regret {100 * s['final_test_regret_mean']:.3f}); "
+        f"compile {s['timing']['compile_seconds']:.1f} s, run {s['timing']['run_seconds']:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -116,30 +125,22 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if argv and argv[0] == "run":
             argv = argv[1:]
-        args = _run_parser().parse_args(argv)
-        existing = [n for n in ("summary.json", "traces.npz") if (args.out / n).exists()]
-        if existing and not args.overwrite:
-            raise FileExistsError(f"{args.out} already holds a run ({', '.join(existing)}); use --overwrite or another --out")
+        parser = run_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "out", None) is None:
+            parser.error("--out is required (the run folder)")
+        module = get_method(getattr(args, "method", SearchSpec.method))
+        spec = cli.from_args(SearchSpec, args, overrides=cli.parse_assignments(args.assignments, module.Config))
         from .api import run_search
 
-        result = run_search(
-            space=args.space, dataset=args.dataset, method=args.method, seeds=args.seeds,
-            embeddings=args.embeddings, out=args.out, budget=args.budget, queries=args.queries,
-            preset=args.preset, devices=args.devices, base_seed=args.base_seed, benchmark=args.benchmark,
-            neighbours=args.neighbours, seed_batch=args.seed_batch, seed_chunk=args.seed_chunk,
-            overrides=parse_overrides(args.overrides), progress=not args.quiet, plots=not args.no_plots,
-        )
-        s = result.summary
-        print(
-            f"{s['method']} ({s['preset']}) on {s['space']}/{s['dataset']}, {s['seeds']} seeds, "
-            f"{s['queries_mean']:.1f} queries a seed: valid {100 * s['final_valid_mean']:.2f} +- "
-            f"{100 * s['final_valid_std']:.2f}, test {100 * s['final_test_mean']:.2f} +- {100 * s['final_test_std']:.2f} "
-            f"(regret {100 * s['final_test_regret_mean']:.3f}); compile {s['timing']['compile_seconds']:.1f} s, "
-            f"run {s['timing']['run_seconds']:.1f} s"
-        )
+        result = run_search(spec)
+        print(_run_line(result.summary))
         return 0
+    except SearchInterrupted as e:
+        print(str(e), file=sys.stderr)
+        return 130
     except (FileNotFoundError, FileExistsError, CorruptFileError, ValueError, KeyError, RuntimeError,
-            MethodNotAvailable, UnknownMethodError) as e:
+            UnknownMethodError, rundir.RunFolderError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2
@@ -147,3 +148,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -1,58 +1,93 @@
-"""`run_search`: one call from a benchmark and embeddings to traces, a summary and plots.
+"""`run_search(SearchSpec)`: one call from a benchmark and embeddings to traces, a summary and plots.
 
-The CLI (`python -m a2v_jax.search`) and notebooks both go through here. All seeds of a search
-run as one compiled computation (or a few equal batches, for progress and memory); compile and
-run times are measured apart and saved with the results.
+The CLI (`python -m a2v_jax.search`) and notebooks both go through here; `SearchSpec` is the one
+place where a search's options and their defaults are declared (the CLI is generated from it).
+
+A search runs as a few host-side seed batches (`seed_batch`, default all seeds at once), each a
+sequence of compiled segments of about a second (`runner.BatchedRun`). Between segments the host
+shows progress (a bar on a terminal, a line every few seconds otherwise), writes a checkpoint now
+and then, and reacts to Ctrl-C / SIGTERM: the checkpoint is written and the run stops, to be
+continued with `resume` (bit for bit the same result as an uninterrupted run). The run folder is
+written to `<out>.partial` and swapped in for `<out>` only when complete (`a2v_jax.rundir`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import signal
 import sys
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jax
 import numpy as np
 
+from .. import presets, rundir
 from .._io import write_json
-from ..data.benchmark import Benchmark
-from . import report
-from .build import (
-    canonical_dataset,
-    default_budget,
-    load_benchmark_for,
-    load_embeddings,
-    load_neighbours,
-    make_problem,
-    space_neighbours,
-)
-from .methods import get_method, make_config, method_info
+from ..cli import option
+from ..spaces import get_profile, space_key
+from . import checkpoint, report
+from .build import SearchData, default_budget, gather_inputs, load_benchmark_for, make_problem
+from .methods import METHODS, get_method, make_config, method_key
 from .runner import BatchedRun, make_mesh, seed_keys
+
+KIND = "search"
+SEGMENT_SECONDS = 1.0  # target length of one compiled segment: how soon Ctrl-C and progress are seen
+LOG_SECONDS = 10.0  # progress line interval when stderr is not a terminal
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """A search stopped by Ctrl-C or SIGTERM after writing its checkpoint (the message says where)."""
 
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """What was asked for; saved as config.json beside the results."""
+    """Everything that defines a search run (saved as config.json); each default is declared here."""
 
-    space: str = "nb201"
-    dataset: str = "cifar10"
-    method: str = "rl"
-    seeds: int = 500
-    base_seed: int = 0
-    preset: str = "fixed"
-    budget: float | None = None
-    queries: int | None = None
-    embeddings: str | None = None
-    benchmark: str | None = None
-    neighbours: str | None = None
-    devices: int | None = None
-    seed_batch: int | None = None
-    seed_chunk: int | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
+    space: str = option("nb201", "search space with benchmark tables: nb201 or nb101")
+    dataset: str = option("cifar10", "dataset of the space's benchmark (nb201: cifar10, cifar100, ImageNet16-120; nb101: cifar10)")
+    method: str = option("rl", "search method (see below)", choices=tuple(METHODS))
+    seeds: int = option(500, "independent runs, all in one computation")
+    base_seed: int = option(0, "seed ids are base-seed .. base-seed+seeds-1; each run depends only on its id")
+    preset: str = option("fixed", presets.PRESET_HELP, choices=presets.PRESETS)
+    budget: float | None = option(None, "simulated-seconds budget (default: the dataset's published budget, see below)")
+    queries: int | None = option(None, "query budget (alone, or with --budget: whichever ends first)")
+    embeddings: Path | None = option(None, "embeddings.npz ([N, d] in cell order, with hashes) or a .npy [N, d]; methods over embeddings need it")
+    benchmark: Path | None = option(None, "a saved Benchmark .npz to search instead of the space's own table")
+    neighbours: Path | None = option(None, "mutation table .npy/.npz int32 [N, K] (default: the space's)")
+    devices: int | None = option(None, "shard seeds over this many devices (on CPU set XLA_FLAGS=--xla_force_host_platform_device_count=K first)")
+    seed_batch: int | None = option(None, "run seeds in host-side batches of this size (bounded memory; a checkpoint after each)")
+    seed_chunk: int | None = option(None, "in-graph chunks of this many vmapped seeds (lax.map; cache-friendly for large batches)")
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Fields of the method's Config (`--set KEY=VALUE`)."""
+    out: Path | None = option(None, "run folder (written to OUT.partial and moved to OUT when complete)")
+    overwrite: bool = option(False, "replace the search run already in --out (or discard an interrupted one)")
+    resume: bool = option(False, "continue the interrupted search in OUT.partial (same options)")
+    plots: bool = option(True, "write the PNG plots")
+    quiet: bool = option(False, "no status lines or progress")
+    checkpoint_seconds: float = option(60.0, "during a long seed batch, write a checkpoint at most this often")
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec as JSON values (paths as text, arrays described by shape)."""
+
+        def value(v: Any) -> Any:
+            if isinstance(v, np.ndarray):
+                return f"<array {v.dtype}{list(v.shape)}>"
+            if isinstance(v, Path):
+                return str(v)
+            if hasattr(v, "columns") and hasattr(v, "space"):  # a Benchmark object
+                return f"<Benchmark {v.space}/{v.dataset}>"
+            return v
+
+        return {f.name: value(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+# Spec fields that may differ when a run is resumed (they do not change what is computed).
+RESUMABLE = frozenset({"out", "overwrite", "resume", "plots", "quiet", "checkpoint_seconds", "devices"})
 
 
 @dataclass
@@ -70,167 +105,277 @@ class SearchResult:
         paths = [
             report.save_traces(out / "traces.npz", self.traces, self.seeds),
             write_json(out / "summary.json", self.summary),
-            write_json(out / "config.json", {"spec": dataclasses.asdict(self.spec),
-                                             "method_config": dataclasses.asdict(self.config)}),
+            write_json(out / "config.json", {"spec": self.spec.to_json(), "method_config": dataclasses.asdict(self.config)}),
         ]
         if plots:
             paths += report.plot_run(out, self.traces, self.summary)
         return paths
 
 
+@dataclass
+class Plan:
+    """A resolved search: what runs, on which data, with which settings."""
+
+    spec: SearchSpec
+    module: ModuleType
+    config: Any
+    data: SearchData
+    budget: float | None
+
+
 class _Status:
-    """A one-line status with elapsed seconds on stderr (a batched run has no per-seed progress)."""
+    """Status lines and progress on stderr: a bar on a terminal, a line every LOG_SECONDS otherwise."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.tty = enabled and sys.stderr.isatty()
-
-    def run(self, label: str, fn, *args):
-        if not self.enabled:
-            return fn(*args)
-        t0 = time.perf_counter()
-        stop = threading.Event()
-        if self.tty:
-            def tick():
-                while not stop.wait(0.5):
-                    sys.stderr.write(f"\r{label} {time.perf_counter() - t0:.0f} s")
-                    sys.stderr.flush()
-            th = threading.Thread(target=tick, daemon=True)
-            th.start()
-        else:
-            sys.stderr.write(f"{label}\n")
-        try:
-            out = fn(*args)
-        finally:
-            stop.set()
-        end = "\r" if self.tty else ""
-        sys.stderr.write(f"{end}{label} done in {time.perf_counter() - t0:.1f} s\n")
-        sys.stderr.flush()
-        return out
+        self._bar = None
+        self._last = 0.0
 
     def say(self, text: str) -> None:
         if self.enabled:
+            self.close()
             sys.stderr.write(text + "\n")
             sys.stderr.flush()
 
+    def progress(self, label: str, share: float, started: float) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            if self._bar is None:
+                from tqdm.auto import tqdm
 
-def run_search(
-    space: str = "nb201",
-    dataset: str = "cifar10",
-    method: str = "rl",
-    seeds: int = 500,
-    embeddings: str | Path | np.ndarray | None = None,
-    out: str | Path | None = None,
-    budget: float | None = None,
-    queries: int | None = None,
-    preset: str = "fixed",
-    devices: int | None = None,
-    base_seed: int = 0,
-    benchmark: Benchmark | str | Path | None = None,
-    neighbours: str | Path | np.ndarray | None = None,
-    seed_batch: int | None = None,
-    seed_chunk: int | None = None,
-    overrides: dict[str, Any] | None = None,
-    progress: bool = True,
-    plots: bool = True,
-) -> SearchResult:
-    """Run `seeds` independent searches of `method` and summarise them (and save to `out` if given).
+                self._bar = tqdm(total=100, desc=label, unit="% budget", leave=False, bar_format=
+                                 "{desc}: {percentage:3.0f}% of the budget |{bar}| {elapsed}<{remaining}")
+            self._bar.set_description(label)
+            self._bar.n = round(100 * share, 1)
+            self._bar.refresh()
+        elif time.perf_counter() - self._last >= LOG_SECONDS:
+            self._last = time.perf_counter()
+            sys.stderr.write(f"{label}: {100 * share:.0f}% of the budget spent, {time.perf_counter() - started:.0f} s\n")
+            sys.stderr.flush()
 
-    space/dataset: which benchmark (`benchmark` may give a `Benchmark` or a saved one instead of the
-    project loader). embeddings: `embeddings.npz` path or array [N, d] (rl and bo need them).
-    budget: simulated seconds (default per space/dataset, see `build.DEFAULT_BUDGETS`); queries:
-    a query budget instead of, or on top of, the time budget. preset: reference|fixed.
-    devices: shard seeds over that many devices. seed_batch: run seeds in host-side batches of
-    this size (progress bar, bounded memory); seed_chunk: in-graph chunks (see `runner`).
-    overrides: fields of the method's Config.
-    """
-    status = _Status(progress)
-    space = space.lower()
-    dataset = canonical_dataset(dataset)
-    info = method_info(method)
-    module = get_method(info.name)
-    if seeds < 1:
-        raise ValueError(f"seeds must be positive, got {seeds}")
-    if budget is None and queries is None:
-        budget = default_budget(space, dataset)
-    config = make_config(module, space, dataset, preset, overrides)
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
-    bench = load_benchmark_for(space, dataset, benchmark)
-    n = len(bench)
-    features = None
-    if info.needs_features:
-        if embeddings is None:
-            raise ValueError(f"method {info.name!r} searches over embeddings: give embeddings (an embeddings.npz)")
-        if isinstance(embeddings, np.ndarray):
-            features = np.asarray(embeddings, np.float32)
-        else:
-            features = load_embeddings(embeddings, n, space)
-    nbrs = None
-    if info.needs_neighbours:
-        if neighbours is None:
-            nbrs = space_neighbours(space)
-        elif isinstance(neighbours, np.ndarray):
-            nbrs = neighbours
-        else:
-            nbrs = load_neighbours(neighbours)
-    problem = make_problem(bench, features, budget, queries, nbrs)
 
-    mesh = make_mesh(devices) if devices else None
-    batch = min(seeds, seed_batch) if seed_batch else seeds
-    runner = BatchedRun(module, problem, config, batch, mesh, seed_chunk)
-    status.say(
-        f"{space}/{dataset} {info.name} ({preset}): {seeds} seeds, budget "
-        f"{'-' if budget is None else f'{budget:,.0f} s'}, up to {problem.max_queries} queries a seed, "
-        f"{n:,} cells, {jax.devices()[0].platform} x{1 if mesh is None else mesh.size}"
-    )
-    seed_ids = np.arange(base_seed, base_seed + seeds)
-    keys = seed_keys(seed_ids)
-    compile_s = status.run("compiling", runner.compile, keys[:batch])
-    t0 = time.perf_counter()
-    parts = []
-    starts = list(range(0, seeds, batch))
-    if len(starts) == 1:
-        parts.append(status.run(f"running {seeds} seeds as one batched computation", _run_host, runner, keys))
+def plan_search(spec: SearchSpec) -> Plan:
+    """Resolve names, load and check every input, build the problem (nothing is run yet)."""
+    if spec.seeds < 1:
+        raise ValueError(f"seeds must be positive, got {spec.seeds}")
+    for name in ("seed_batch", "seed_chunk", "devices", "queries"):
+        value = getattr(spec, name)
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be positive, got {value}")
+    space = space_key(spec.space)
+    module = get_method(spec.method)
+    name = method_key(spec.method)
+    config = make_config(module, space, spec.preset, **spec.overrides)
+    if spec.benchmark is None:
+        dataset = get_profile(space).dataset(spec.dataset).name
     else:
-        from tqdm.auto import tqdm
+        dataset = spec.dataset
+    bench = load_benchmark_for(space, dataset, spec.benchmark)
+    budget = spec.budget
+    if budget is None and spec.queries is None:
+        budget = default_budget(space, dataset)
+    inputs = gather_inputs(module.NEEDS, space, bench, spec.embeddings, spec.neighbours, name)
+    data = make_problem(bench, inputs.get("features"), budget, spec.queries, inputs.get("neighbours"))
+    spec = dataclasses.replace(spec, space=space, dataset=bench.dataset, method=name)
+    return Plan(spec, module, config, data, budget)
 
-        for s in tqdm(starts, desc=f"seed batches of {batch}", disable=not progress, unit="batch"):
-            parts.append(_run_host(runner, keys[s:s + batch]))
-    run_s = time.perf_counter() - t0
-    traces = report.complete_traces({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, bench)
-    summary = report.summarize(
-        traces,
-        bench.oracle(),
-        {
-            "space": space,
-            "dataset": dataset,
-            "method": info.name,
-            "preset": preset,
-            "base_seed": base_seed,
-            "budget_seconds": budget,
-            "max_queries": problem.max_queries,
-            "seconds": compile_s + run_s,
-            "timing": {"compile_seconds": compile_s, "run_seconds": run_s},
-            "devices": 1 if mesh is None else int(mesh.size),
-            "platform": jax.devices()[0].platform,
-            "config": dataclasses.asdict(config),
-            "benchmark_metadata": {k: v for k, v in bench.metadata.items() if isinstance(v, (str, int, float, dict, list))},
-        },
-    )
-    spec = SearchSpec(
-        space=space, dataset=dataset, method=info.name, seeds=seeds, base_seed=base_seed, preset=preset,
-        budget=budget, queries=queries,
-        embeddings=None if embeddings is None or isinstance(embeddings, np.ndarray) else str(embeddings),
-        benchmark=None if benchmark is None or isinstance(benchmark, Benchmark) else str(benchmark),
-        neighbours=None if neighbours is None or isinstance(neighbours, np.ndarray) else str(neighbours),
-        devices=devices, seed_batch=seed_batch, seed_chunk=seed_chunk, overrides=dict(overrides or {}),
-    )
-    result = SearchResult(spec, config, traces, summary, seed_ids)
-    if out is not None:
-        paths = result.save(out, plots=plots)
-        status.say(f"wrote {', '.join(p.name for p in paths)} to {Path(out)}")
+
+def run_search(spec: SearchSpec | None = None, /, **fields: Any) -> SearchResult:
+    """Run `spec.seeds` independent searches and summarise them (saved to `spec.out` if given).
+
+    `run_search(SearchSpec(...))`, or `run_search(method="rl", seeds=100, embeddings=...)` for the
+    same fields as keywords; `embeddings`, `benchmark` and `neighbours` may also be arrays / a
+    `Benchmark` object from Python. Raises `SearchInterrupted` after saving a checkpoint when
+    stopped (Ctrl-C, SIGTERM) with an `out` folder.
+    """
+    spec = SearchSpec(**fields) if spec is None else dataclasses.replace(spec, **fields)
+    status = _Status(not spec.quiet)
+    if spec.out is not None:
+        rundir.Staging.check(spec.out, KIND, overwrite=spec.overwrite, resume=spec.resume)
+    plan = plan_search(spec)
+    staging = None
+    if spec.out is not None:
+        staging = rundir.Staging.open(spec.out, KIND, overwrite=spec.overwrite, resume=spec.resume)
+        _check_resumable(staging, plan.spec)
+        write_json(staging.path / "config.json", {"spec": plan.spec.to_json(), "method_config": dataclasses.asdict(plan.config)})
+    raw, timing = _execute(plan, staging, status)
+    result = _summarise(plan, raw, timing)
+    if staging is not None:
+        paths = result.save(staging.path, plots=spec.plots)
+        (staging.path / checkpoint.NAME).unlink(missing_ok=True)
+        staging.commit(method=plan.spec.method, space=plan.spec.space, dataset=plan.spec.dataset)
+        status.say(f"wrote {', '.join(p.name for p in paths)} to {spec.out}")
     return result
 
 
-def _run_host(runner: BatchedRun, keys) -> dict[str, np.ndarray]:
-    return report.raw_traces(jax.block_until_ready(runner(keys)))
+def _check_resumable(staging: rundir.Staging, spec: SearchSpec) -> None:
+    if not staging.resumed:
+        return
+    try:
+        saved = json.loads((staging.path / "config.json").read_text())["spec"]
+    except (OSError, ValueError, KeyError) as e:
+        raise rundir.RunFolderError(f"{staging.path}: no readable config.json to resume from ({e})") from e
+    now = spec.to_json()
+    diff = {k: (saved.get(k), v) for k, v in now.items() if k not in RESUMABLE and saved.get(k) != v}
+    if diff:
+        listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
+        raise rundir.RunFolderError(f"{staging.path} holds a search with other options ({listed}); resume with the same options")
+
+
+def _execute(plan: Plan, staging: rundir.Staging | None, status: _Status) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Run every seed batch in segments; returns the raw traces (seed order) and timings."""
+    spec = plan.spec
+    seed_ids = np.arange(spec.base_seed, spec.base_seed + spec.seeds)
+    batch = min(spec.seeds, spec.seed_batch or spec.seeds)
+    starts = list(range(0, spec.seeds, batch))
+    mesh = make_mesh(spec.devices) if spec.devices else None
+    runner = BatchedRun(plan.module, plan.data.problem, plan.config, batch, mesh, spec.seed_chunk)
+    status.say(
+        f"{spec.space}/{spec.dataset} {spec.method} ({spec.preset}): {spec.seeds} seeds"
+        f"{f' in batches of {batch}' if len(starts) > 1 else ''}, budget "
+        f"{'-' if plan.budget is None else f'{plan.budget:,.0f} s'}, up to {plan.data.problem.max_queries} queries a seed, "
+        f"{plan.data.problem.num_cells:,} cells"
+        f"{f' ({plan.data.missing:,} without results left out)' if plan.data.missing else ''}, "
+        f"{jax.devices()[0].platform} x{1 if mesh is None else mesh.size}"
+    )
+    t0 = time.perf_counter()
+    status.say("compiling ...")
+    compile_s = runner.compile(seed_keys(seed_ids[:batch]))
+    status.say(f"compiled in {compile_s:.1f} s")
+
+    ckpt_path = None if staging is None else staging.path / checkpoint.NAME
+    parts: list[dict[str, np.ndarray]] = []
+    first, states = 0, None
+    if ckpt_path is not None and ckpt_path.exists():
+        template = runner.init(seed_keys(seed_ids[:batch]))
+        parts, first, states = checkpoint.load(ckpt_path, template)
+        if states is not None:
+            states = runner.place(states)
+        status.say(f"resuming from {ckpt_path}: {len(parts)} of {len(starts)} seed batches done")
+
+    run_t0 = time.perf_counter()
+    previous = _on_sigterm()
+    b = first
+    try:
+        for b in range(first, len(starts)):
+            ids = seed_ids[starts[b]:starts[b] + batch]
+            if states is None:
+                states = runner.init(seed_keys(ids))
+            label = f"batch {b + 1}/{len(starts)}" if len(starts) > 1 else f"{spec.seeds} seeds"
+            states = _run_batch(runner, states, status, label, (b, len(starts)), ckpt_path, parts, spec.checkpoint_seconds)
+            parts.append(report.raw_traces(runner.finish(states, len(ids)), plan.module))
+            states = None
+            if ckpt_path is not None and b + 1 < len(starts):
+                checkpoint.save(ckpt_path, parts, b + 1, None)
+    except KeyboardInterrupt:
+        status.close()
+        if ckpt_path is None:
+            raise
+        checkpoint.save(ckpt_path, parts, b, states)
+        raise SearchInterrupted(
+            f"interrupted: {len(parts)} of {len(starts)} seed batches finished; checkpoint written to {ckpt_path}; "
+            f"continue with --resume (same options)"
+        ) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    status.close()
+    run_s = time.perf_counter() - run_t0
+    raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    raw["index"] = plan.data.to_benchmark_index(raw["index"])
+    return raw, {"compile_seconds": compile_s, "run_seconds": run_s, "seconds": time.perf_counter() - t0}
+
+
+def _run_batch(runner: BatchedRun, states: Any, status: _Status, label: str, position: tuple[int, int],
+               ckpt_path: Path | None, parts: list, every: float) -> Any:
+    """Segments of about SEGMENT_SECONDS until every seed of the batch is done."""
+    steps, started, saved = 1, time.perf_counter(), time.perf_counter()
+    b, total = position
+    done, share = runner.status(states)
+    while not done:
+        t = time.perf_counter()
+        new = runner.advance(states, steps)
+        done, share = runner.status(new)  # waits for the segment
+        states = new
+        dt = time.perf_counter() - t
+        status.progress(label, (b + share) / total, started)
+        steps = max(1, min(2 * steps, int(steps * SEGMENT_SECONDS / max(dt, 1e-3))))
+        if ckpt_path is not None and not done and time.perf_counter() - saved > every:
+            checkpoint.save(ckpt_path, parts, b, states)
+            saved = time.perf_counter()
+    return states
+
+
+def _on_sigterm():
+    """SIGTERM stops a search like Ctrl-C (checkpoint first); returns the previous handler."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _summarise(plan: Plan, raw: dict[str, np.ndarray], timing: dict[str, float]) -> SearchResult:
+    spec, bench = plan.spec, plan.data.benchmark
+    extras = {k: raw.pop(k) for k in list(raw) if k not in report.TRACE_KEYS}
+    traces = report.complete_traces(raw, bench)
+    oracle = bench.oracle() if not plan.data.missing else _oracle_with_results(plan.data)
+    summary_extra = plan.module.summary_extras(extras, oracle) if hasattr(plan.module, "summary_extras") else {}
+    traces.update(extras)
+    profile_ds = _dataset_profile(spec)
+    summary = report.summarize(
+        traces,
+        oracle,
+        {
+            "space": spec.space,
+            "dataset": spec.dataset,
+            "method": spec.method,
+            "title": plan.module.TITLE,
+            "preset": spec.preset,
+            "base_seed": spec.base_seed,
+            "budget_seconds": plan.budget,
+            "max_queries": plan.data.problem.max_queries,
+            "cells_searched": int(plan.data.cells.size),
+            "cells_without_results": plan.data.missing,
+            "reward_column": profile_ds.reward if profile_ds else bench.metadata.get("roles", {}).get("reward", "reward"),
+            "test_column": profile_ds.test if profile_ds else bench.metadata.get("roles", {}).get("test", "test"),
+            "seconds": timing["seconds"],
+            "timing": {"compile_seconds": timing["compile_seconds"], "run_seconds": timing["run_seconds"]},
+            "devices": spec.devices or 1,
+            "platform": jax.devices()[0].platform,
+            "config": dataclasses.asdict(plan.config),
+            "benchmark_metadata": {k: v for k, v in bench.metadata.items() if isinstance(v, (str, int, float, dict, list))},
+            **summary_extra,
+        },
+    )
+    seeds = np.arange(spec.base_seed, spec.base_seed + spec.seeds)
+    return SearchResult(spec, plan.config, traces, summary, seeds)
+
+
+def _dataset_profile(spec: SearchSpec):
+    try:
+        return get_profile(spec.space).dataset(spec.dataset)
+    except KeyError:
+        return None
+
+
+def _oracle_with_results(data: SearchData) -> dict[str, Any]:
+    """Best values over the cells with results (regret is measured against what can be found)."""
+    bench = data.benchmark
+    out: dict[str, Any] = {"count": len(bench)}
+    for role in ("reward", "valid", "test"):
+        col = np.asarray(bench.columns[role], np.float64)
+        i = int(data.cells[np.nanargmax(col[data.cells])])
+        out[f"best_{role}"] = float(col[i])
+        out[f"best_{role}_index"] = i
+    return out

@@ -1,57 +1,34 @@
 """From files to a `Problem`: benchmark table, embeddings, mutation neighbours, budget.
 
 A search needs four aligned columns (reward, test, cost; `valid` for reporting) from a `Benchmark`,
-plus embeddings (REINFORCE, DNGO) or the space's mutation table (evolution). Each source is
-checked against the others (row counts, and embedding hashes against the space's cells when both
-are available) so that a misaligned file fails loudly instead of silently searching the wrong
-architectures.
+plus whatever its strategy `NEEDS`: embeddings, the space's mutation table, or the cells' graphs.
+Each source is checked against the others (row counts, and embedding hashes against the space's
+cells when both are available) so that a misaligned file fails loudly instead of silently searching
+the wrong architectures.
+
+Cells without results (an NB101 table built with `allow_missing` keeps NaN rows for cells absent
+from its source file) are left out of the `Problem`: a search only ever queries cells it can score.
+`SearchData.cells` maps the problem's rows back to the benchmark's cell indices.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .._io import CorruptFileError, load_npz
 from ..data.benchmark import Benchmark
 from ..embeddings import load_embeddings  # noqa: F401  (where search.api and benchmarks import it from)
+from ..spaces import get_profile, get_space
 from .problem import Problem
-
-DATASET_ALIASES = {
-    "cifar10": "cifar10",
-    "cifar10-valid": "cifar10",
-    "cifar10_valid": "cifar10",
-    "cifar10_valid_converged": "cifar10",
-    "cifar100": "cifar100",
-    "imagenet": "imagenet16-120",
-    "imagenet16": "imagenet16-120",
-    "imagenet16-120": "imagenet16-120",
-    "imagenet16_120": "imagenet16-120",
-}
-
-DEFAULT_BUDGETS: dict[tuple[str, str], float] = {
-    # simulated seconds, as in the published runs (REFERENCE.md)
-    ("nb201", "cifar10"): 12_000.0,
-    ("nb201", "cifar100"): 500_000.0,
-    ("nb201", "imagenet16-120"): 1_400_000.0,
-    ("nb101", "cifar10"): 1_500_000.0,
-}
-
-
-def canonical_dataset(dataset: str) -> str:
-    key = str(dataset).lower()
-    if key not in DATASET_ALIASES:
-        raise KeyError(f"unknown dataset {dataset!r}; choose one of cifar10, cifar100, imagenet16-120")
-    return DATASET_ALIASES[key]
 
 
 def default_budget(space: str, dataset: str) -> float:
-    key = (space.lower(), canonical_dataset(dataset))
-    if key not in DEFAULT_BUDGETS:
-        known = ", ".join(f"{s}/{d}" for s, d in DEFAULT_BUDGETS)
-        raise KeyError(f"no default budget for {key[0]}/{key[1]} (known: {known}); give budget or queries")
-    return DEFAULT_BUDGETS[key]
+    """The published runs' budget in simulated seconds for a space's dataset (its profile)."""
+    return get_profile(space).dataset(dataset).budget
 
 
 def load_benchmark_for(space: str, dataset: str, benchmark: Benchmark | str | Path | None = None) -> Benchmark:
@@ -60,17 +37,12 @@ def load_benchmark_for(space: str, dataset: str, benchmark: Benchmark | str | Pa
         bench = benchmark
     elif benchmark is not None:
         path = Path(benchmark)
-        if not path.exists():
-            raise FileNotFoundError(f"benchmark file {path} does not exist")
+        if not path.is_file():
+            raise FileNotFoundError(f"benchmark file {path} does not exist" if not path.exists() else f"{path} is not a file")
         bench = Benchmark.load(path)
     else:
-        try:
-            from ..data import load_benchmark  # type: ignore[attr-defined]
-        except ImportError as e:
-            raise RuntimeError(
-                "this installation has no benchmark loader (a2v_jax.data.load_benchmark); "
-                "pass a saved Benchmark file instead (--benchmark PATH)"
-            ) from e
+        from ..data import load_benchmark
+
         bench = load_benchmark(space, dataset)
     if bench.space.lower() != space.lower():
         raise ValueError(f"benchmark is for space {bench.space!r}, not {space!r}")
@@ -79,25 +51,16 @@ def load_benchmark_for(space: str, dataset: str, benchmark: Benchmark | str | Pa
 
 def space_neighbours(space: str) -> np.ndarray:
     """int32 [N, K] mutation neighbours (-1 padded) from the space module's `neighbours(cells)`."""
-    from ..spaces import get_space
-
     sp = get_space(space)
-    fn = getattr(sp, "neighbours", None)
-    if fn is None:
-        raise RuntimeError(
-            f"the {space} space module in this installation has no neighbours(); "
-            "pass a neighbour table (--neighbours PATH, an .npy/.npz of int32 [N, K])"
-        )
-    return np.asarray(fn(sp.load()), np.int32)
+    return np.asarray(sp.neighbours(sp.load()), np.int32)
 
 
 def load_neighbours(path: str | Path) -> np.ndarray:
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"neighbours file {path} does not exist")
+    if not path.is_file():
+        raise FileNotFoundError(f"neighbours file {path} does not exist" if not path.exists() else f"{path} is not a file")
     if path.suffix == ".npz":
-        z = load_npz(path, required=("neighbours",))
-        arr = z["neighbours"]
+        arr = load_npz(path, required=("neighbours",))["neighbours"]
     else:
         try:
             arr = np.load(path, allow_pickle=False)
@@ -106,25 +69,91 @@ def load_neighbours(path: str | Path) -> np.ndarray:
     return np.asarray(arr, np.int32)
 
 
+@dataclass
+class SearchData:
+    """A `Problem` over the cells of `benchmark` that have results, and the map back.
+
+    cells: int [M] benchmark index of each problem row (all cells when none is missing).
+    """
+
+    benchmark: Benchmark
+    problem: Problem
+    cells: np.ndarray
+
+    @property
+    def missing(self) -> int:
+        return len(self.benchmark) - int(self.cells.size)
+
+    def to_benchmark_index(self, index: np.ndarray) -> np.ndarray:
+        """Problem row indices (-1 = none) as benchmark cell indices."""
+        index = np.asarray(index)
+        return np.where(index >= 0, self.cells[np.maximum(index, 0)], -1).astype(index.dtype)
+
+
 def make_problem(
     benchmark: Benchmark,
     features: np.ndarray | None = None,
     budget: float | None = None,
     queries: int | None = None,
     neighbours: np.ndarray | None = None,
-) -> Problem:
-    """A `Problem` over the benchmark's reward/test/time columns (features [N, 0] if none given)."""
+) -> SearchData:
+    """A `Problem` over the benchmark's reward/test/time columns (features [N, 0] if none given),
+    restricted to the cells with results."""
     n = len(benchmark)
-    if features is None:
-        features = np.zeros((n, 0), np.float32)
     if budget is not None and not budget > 0:
         raise ValueError(f"budget must be positive, got {budget}")
-    return Problem.create(
-        features,
-        benchmark.reward,
-        benchmark.test,
-        benchmark.time,
+    keep = benchmark.has_results()
+    cells = np.flatnonzero(keep)
+    if cells.size == 0:
+        raise ValueError(f"the {benchmark.space}/{benchmark.dataset} table has no cell with results")
+    if features is None:
+        features = np.zeros((n, 0), np.float32)
+    if neighbours is not None and cells.size < n:
+        neighbours = np.asarray(neighbours)
+        new_row = np.full(n + 1, -1, np.int64)  # index -1 (no neighbour) reads the last entry
+        new_row[cells] = np.arange(cells.size)
+        neighbours = new_row[neighbours[cells]].astype(np.int32)
+    pick = (lambda a: np.asarray(a)[cells]) if cells.size < n else np.asarray  # noqa: E731
+    problem = Problem.create(
+        pick(features),
+        pick(benchmark.reward),
+        pick(benchmark.test),
+        pick(benchmark.time),
         max_time=float("inf") if budget is None else float(budget),
         max_queries=queries,
         neighbours=neighbours,
     )
+    return SearchData(benchmark, problem, cells)
+
+
+def describe_need(need: str) -> str:
+    return {"features": "architecture embeddings (--embeddings)", "neighbours": "the space's mutation table",
+            "cells": "the cells' graphs"}.get(need, need)
+
+
+def gather_inputs(
+    needs: frozenset[str], space: str, bench: Benchmark, embeddings: Any = None, neighbours: Any = None, method: str = "?"
+) -> dict[str, Any]:
+    """The inputs a strategy `NEEDS`, loaded and checked; refuses inputs it does not use."""
+    out: dict[str, Any] = {}
+    n = len(bench)
+    if "features" in needs:
+        if embeddings is None:
+            raise ValueError(f"method {method!r} searches over embeddings: give --embeddings (an embeddings.npz)")
+        out["features"] = (
+            np.asarray(embeddings, np.float32) if isinstance(embeddings, np.ndarray) else load_embeddings(embeddings, n, space)
+        )
+        if out["features"].shape[0] != n or out["features"].ndim != 2:
+            raise ValueError(f"embeddings {out['features'].shape} do not match the {n:,} cells of the benchmark")
+    elif embeddings is not None:
+        raise ValueError(f"method {method!r} does not use embeddings; leave out --embeddings")
+    if "neighbours" in needs:
+        if neighbours is None:
+            out["neighbours"] = space_neighbours(space)
+        elif isinstance(neighbours, np.ndarray):
+            out["neighbours"] = np.asarray(neighbours, np.int32)
+        else:
+            out["neighbours"] = load_neighbours(neighbours)
+    elif neighbours is not None:
+        raise ValueError(f"method {method!r} does not use a mutation table; leave out --neighbours")
+    return out

@@ -64,23 +64,27 @@ from __future__ import annotations
 import dataclasses
 import math
 from functools import partial
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from .. import presets
 from . import blr
 from .problem import Problem, Trace
+from .strategy import StrategyConfig, check_positive, published, quirk, setting
 
-PRESETS = ("reference", "fixed")
-_PRESET_FLAGS = {
+TITLE = "arch2vec-BO (DNGO: neural-network basis + Bayesian linear regression)"
+NEEDS = frozenset({"features"})
+
+QUIRKS = {
     "reference": {
         "ei_scale": "variance",
         "ei_target": "fixed",
         "requery": True,
         "evidence": "reference",
         "proposal_order": "ascending",
+        "same_fit_key": presets.only_on("nb101"),
     },
     "fixed": {
         "ei_scale": "std",
@@ -88,6 +92,7 @@ _PRESET_FLAGS = {
         "requery": False,
         "evidence": "exact",
         "proposal_order": "descending",
+        "same_fit_key": False,
     },
 }
 _CHOICES = {
@@ -99,55 +104,37 @@ _CHOICES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """DNGO settings; the quirk switches left as None take the preset's value."""
+class Config(StrategyConfig):
+    """DNGO settings; see `StrategyConfig` for how None fields resolve."""
 
+    METHOD = "bo"
+    QUIRKS = QUIRKS
+
+    space: str = "nb201"
     preset: str = "fixed"
-    top_k: int = 1  # proposals per round: 5 NB101/DARTS, 1 NB201
-    target: float = 1.0  # fixed EI target: 0.95 NB101/DARTS, 1.0 NB201 (rewards as fractions)
-    n_init: int = 16
-    epochs: int = 100
-    batch_size: int = 10
-    lr: float = 1e-2
-    hidden: int = 128
-    chunk: int = 128  # cells scored per block (memory: seeds x chunk x hidden floats)
-    normalize_output: bool = False  # pybnn's default is True; arch2vec passes False
-    same_fit_key: bool = False  # NB101 reference: the fit's random stream restarts every round
-    ei_scale: str | None = None
-    ei_target: str | None = None
-    requery: bool | None = None
-    evidence: str | None = None
-    proposal_order: str | None = None
+    top_k: int | None = published("proposals queried per round")
+    target: float | None = published("the fixed EI target (used when ei_target is 'fixed')")
+    n_init: int = setting(16, "random cells that start the search (counted in the budget)")
+    epochs: int = setting(100, "basis-network training epochs per round")
+    batch_size: int = setting(10, "basis-network minibatch size")
+    lr: float = setting(1e-2, "basis-network Adam learning rate")
+    hidden: int = setting(128, "basis-network width (number of BLR features)")
+    chunk: int = setting(128, "cells scored per block (memory: seeds x chunk x hidden floats)")
+    normalize_output: bool = setting(False, "z-score the rewards before fitting (pybnn's default; arch2vec passes False)")
+    ei_scale: str | None = quirk("'variance': EI computed with the predictive variance where the std belongs")
+    ei_target: str | None = quirk("'fixed': EI against the fixed target; 'incumbent': against the best reward so far")
+    requery: bool | None = quirk("cells already queried can be proposed, queried and charged again")
+    evidence: str | None = quirk("'reference': the published marginal likelihood (norm, float32 det); 'exact'")
+    proposal_order: str | None = quirk("'ascending': a round's proposals queried worst first (budget cuts the best)")
+    same_fit_key: bool | None = quirk("the fit's random stream restarts every round (NB101 script)")
 
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose one of {PRESETS}")
-        for name, value in _PRESET_FLAGS[self.preset].items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
+    def validate(self) -> None:
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name}={getattr(self, name)!r}; choose one of {choices}")
-        for name in ("top_k", "n_init", "epochs", "batch_size", "hidden", "chunk"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive(self, "top_k", "n_init", "epochs", "batch_size", "hidden", "chunk")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-
-
-def config_for(space: str, dataset: str = "", preset: str = "fixed", **overrides: Any) -> Config:
-    """The published settings for a space: top-5 and target 0.95 on NB101/DARTS, top-1 and 1.0 on NB201.
-
-    Any other space (a benchmark of the user's own) gets the NB201 settings, the `Config` defaults.
-    """
-    space = space.lower()
-    if space == "nb101":
-        base = {"top_k": 5, "target": 0.95, "same_fit_key": preset == "reference"}
-    elif space == "darts":
-        base = {"top_k": 5, "target": 0.95}
-    else:
-        base = {"top_k": 1, "target": 1.0}
-    return Config(**{"preset": preset, **base, **overrides})
 
 
 @struct.dataclass

@@ -31,44 +31,37 @@ population is not budget-checked.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from .problem import Problem, Trace
-from .random_search import draw
-from .sampling import choose_masked
+from .sampling import choose_masked, draw
+from .strategy import StrategyConfig, check_positive, published, quirk
 
-PRESETS = ("reference", "fixed")
-SETTINGS = {"nb201": (10, 3, True), "nb101": (50, 10, False)}
+TITLE = "regularized (aging) evolution"
+NEEDS = frozenset({"neighbours"})
+
+QUIRKS = {"reference": {"avoid_visited": False}, "fixed": {"avoid_visited": True}}
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    preset: str = "fixed"
-    population: int = 10
-    sample_size: int = 3
-    sample_replace: bool = True
-    avoid_visited: bool = True
+class Config(StrategyConfig):
+    METHOD = "re"
+    QUIRKS = QUIRKS
 
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose one of {PRESETS}")
-        if self.population < 1 or self.sample_size < 1:
-            raise ValueError("population and sample_size must be positive")
+    space: str = "nb201"
+    preset: str = "fixed"
+    population: int | None = published("population size")
+    sample_size: int | None = published("members sampled per tournament")
+    sample_replace: bool | None = published("tournament drawn with replacement")
+    avoid_visited: bool | None = quirk("never query a cell twice (initial population and children)")
+
+    def validate(self) -> None:
+        check_positive(self, "population", "sample_size")
         if not self.sample_replace and self.sample_size > self.population:
             raise ValueError("sample_size exceeds the population (sampling without replacement)")
-
-
-def config_for(space: str, dataset: str = "", preset: str = "fixed", **overrides: Any) -> Config:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
-    pop, sample, replace = SETTINGS.get(space.lower(), SETTINGS["nb101"])
-    base = dict(preset=preset, population=pop, sample_size=sample, sample_replace=replace,
-                avoid_visited=preset == "fixed")
-    return Config(**{**base, **overrides})
 
 
 @struct.dataclass

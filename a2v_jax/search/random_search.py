@@ -14,32 +14,29 @@ NB201 scripts drop the query that would cross it, the NB101 notebook keeps it as
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from .problem import Problem, Trace
-from .sampling import uniform_cell, uniform_unvisited
+from .sampling import draw
+from .strategy import StrategyConfig, quirk
 
-PRESETS = ("reference", "fixed")
+TITLE = "random search"
+NEEDS = frozenset()
+
+QUIRKS = {"reference": {"replace": True}, "fixed": {"replace": False}}
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(StrategyConfig):
+    METHOD = "rs"
+    QUIRKS = QUIRKS
+
+    space: str = "nb201"
     preset: str = "fixed"
-    replace: bool = False
-
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose one of {PRESETS}")
-
-
-def config_for(space: str, dataset: str = "", preset: str = "fixed", **overrides: Any) -> Config:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
-    return Config(**{"preset": preset, "replace": preset == "reference", **overrides})
+    replace: bool | None = quirk("draw with replacement: a cell can be queried, and charged, again")
 
 
 @struct.dataclass
@@ -50,12 +47,6 @@ class State:
 
 def init(key: jax.Array, problem: Problem, config: Config) -> State:
     return State(key=key, trace=Trace.empty(problem))
-
-
-def draw(key: jax.Array, trace: Trace, problem: Problem, replace: bool) -> jax.Array:
-    if replace:
-        return uniform_cell(key, problem.num_cells)
-    return uniform_unvisited(key, trace.visited, trace.done(problem))
 
 
 def step(state: State, problem: Problem, config: Config) -> State:

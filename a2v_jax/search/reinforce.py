@@ -43,51 +43,52 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from .. import presets
 from .nearest import nearest_unvisited
 from .problem import Problem, Trace
+from .strategy import StrategyConfig, check_positive, published, quirk, setting
 
-PRESETS = ("reference", "fixed")
+TITLE = "arch2vec-REINFORCE (LSTM Gaussian policy over embeddings)"
+NEEDS = frozenset({"features"})
+
+QUIRKS = {
+    "reference": {"skip_nearest": presets.only_on("nb201"), "start_inclusive": True, "start_visited": True},
+    "fixed": {"skip_nearest": False, "start_inclusive": False, "start_visited": False},
+}
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """REINFORCE settings (static under jit). Use `config_for` to fill space-specific defaults."""
+class Config(StrategyConfig):
+    """REINFORCE settings (static under jit); see `StrategyConfig` for how None fields resolve."""
 
+    METHOD = "rl"
+    QUIRKS = QUIRKS
+
+    space: str = "nb201"
     preset: str = "fixed"
-    baseline: float = 0.4
-    episode: int = 16
-    hidden: int = 128
-    lr: float = 1e-2
-    skip_nearest: bool = False
-    start_inclusive: bool = False
-    start_visited: bool = False
-    discount: float | None = None
-    chunk: int = 4096
+    baseline: float | None = published("constant reward baseline b of the loss (r - b)")
+    episode: int = setting(16, "queries per episode (one policy update each)")
+    hidden: int = setting(128, "LSTM width")
+    lr: float = setting(1e-2, "Adam learning rate")
+    discount: float | None = setting(None, "None: raw rewards (published); g: reward-to-go with discount g")
+    chunk: int = setting(4096, "cells per block of the nearest-neighbour scan (memory, not results)")
+    skip_nearest: bool | None = quirk("always pass over the single nearest cell (the NB201 script's ranking)")
+    start_inclusive: bool | None = quirk("first cell drawn from [0, N] inclusive (index N would crash the published code)")
+    start_visited: bool | None = quirk("the never-queried first cell is marked visited")
 
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; choose one of {PRESETS}")
-        if self.episode < 1 or self.hidden < 1 or self.chunk < 1:
-            raise ValueError("episode, hidden and chunk must be positive")
+    def validate(self) -> None:
+        check_positive(self, "episode", "hidden", "chunk")
         if self.discount is not None and not 0.0 <= self.discount <= 1.0:
             raise ValueError(f"discount must be in [0, 1], got {self.discount}")
 
 
-def config_for(space: str, dataset: str = "", preset: str = "fixed", **overrides: Any) -> Config:
-    """Settings of the published runs for `space`, with the preset's treatment of its quirks."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
-    space = space.lower()
-    ref = preset == "reference"
-    base = dict(
-        preset=preset,
-        baseline=0.4 if space == "nb201" else 0.95,
-        skip_nearest=ref and space == "nb201",
-        start_inclusive=ref,
-        start_visited=ref,
-    )
-    base.update(overrides)
-    return Config(**base)
+def trace_extras(states: Any) -> dict[str, Any]:
+    """The raw first draw per seed (== N: the published code would have crashed)."""
+    return {"start_draw": states.start_draw}
+
+
+def summary_extras(extras: dict[str, Any], oracle: dict[str, Any]) -> dict[str, Any]:
+    return {"start_out_of_range_seeds": int((extras["start_draw"] >= int(oracle["count"])).sum())}
 
 
 @struct.dataclass

@@ -41,12 +41,13 @@ def incumbent_indices(index: np.ndarray, reward: np.ndarray) -> np.ndarray:
     return np.where(valid & (pos >= 0), inc, -1)
 
 
-def raw_traces(states: Any) -> dict[str, np.ndarray]:
-    """The Trace fields of a finished batch of states as host arrays (plus `start_draw` if the state has one)."""
+def raw_traces(states: Any, strategy: Any = None) -> dict[str, np.ndarray]:
+    """The Trace fields of a finished batch of states as host arrays, plus the strategy's
+    `trace_extras` (per-seed values it wants saved beside the trace)."""
     tr = states.trace
     out = {k: np.asarray(getattr(tr, k)) for k in TRACE_KEYS}
-    if hasattr(states, "start_draw"):
-        out["start_draw"] = np.asarray(states.start_draw)
+    if strategy is not None and hasattr(strategy, "trace_extras"):
+        out.update({k: np.asarray(v) for k, v in strategy.trace_extras(states).items()})
     return out
 
 
@@ -116,9 +117,6 @@ def summarize(traces: dict[str, np.ndarray], oracle: dict[str, Any], extra: dict
     out["queries_max"] = int(f["count"].max())
     out["simulated_seconds_mean"] = float(f["time"].mean())
     out["repeated_queries_mean"] = float(repeated_queries(traces["index"]).mean())
-    if "start_draw" in traces:
-        n = int(oracle["count"])
-        out["start_out_of_range_seeds"] = int((traces["start_draw"] >= n).sum())
     out["oracle"] = dict(oracle)
     out["definitions"] = DEFINITIONS
     return out

@@ -1,53 +1,59 @@
-"""Running a strategy to its budget, for one seed or many at once.
+"""Running a strategy to its budget, for one seed or many at once, in resumable segments.
 
-A strategy is a module (or any object) with:
+The strategy contract is in `strategy`. `run` loops one seed's `step` until its trace says the
+budget is spent. `BatchedRun` runs a batch of seeds as one computation:
 
-- `Config`: a frozen, hashable dataclass of its settings (it is a static argument of jit);
-- `init(key, problem, config) -> State`: a pytree with a `trace: Trace` field;
-- `step(state, problem, config) -> State`: one round (one query, an episode, a batch of proposals),
-  recording its queries in `state.trace` (which ignores queries past the budget);
-- optionally `config_for(space, dataset, preset, **overrides) -> Config`: the published settings
-  for a space (see `methods.make_config`).
+- `init(keys)`: every seed's initial state (vmapped `init`);
+- `advance(states, steps)`: up to `steps` more rounds of every seed, inside one `while_loop` over
+  vmapped `step`s that stops early once all seeds are done. `steps` is a traced number, so segments
+  of any length reuse one compiled program;
+- `status(states)`: whether every seed is done, and the mean share of the budget spent.
 
-`run` loops `step` until the trace says the budget is spent; `run_seeds` runs a vector of keys
-as one jitted batch (`run_batch`: vmapped init and step inside one while_loop), optionally
-sharded over a device mesh (seeds split across devices, the problem replicated). Finished seeds
-inside a batch keep stepping until the slowest is done, but their traces no longer change.
+A run is a sequence of segments, so the host regains control every second or so: it can show
+progress, write a checkpoint of the states, and stop on Ctrl-C without losing what finished.
+Splitting the loop changes nothing in the numbers: every segment runs the same compiled step, and a
+seed's trace no longer changes once its budget is spent, so a run cut into segments (or interrupted,
+saved and resumed) is bitwise the same as one long loop. Seeds that are done keep stepping inside
+their batch, but their traces do not change (`Trace.record` ignores queries past the budget); the rest
+of a finished seed's state (policy weights, keys) is unspecified.
 
-`seed_chunk` (added to the first version of this contract) runs the seeds as `lax.map` over chunks
-of that many vmapped seeds, inside the same jitted call. Why: per-seed state that every step
-reads in full, such as REINFORCE's LSTM weights (295 KB a seed), stops fitting in the CPU cache
-at a few hundred seeds, and the batched matrix-vector products then run from memory about three
-times slower; chunks also bound memory (visited masks are [seeds, N]) and let slow seeds hold up
-only their own chunk. Results do not depend on the chunking: each seed is a function of its key.
+Why the loop runs outside the vmap (one loop for the batch, not a vmapped per-seed loop): a vmapped
+while_loop with per-seed conditions selects, at every iteration and for every field of the state,
+between the stepped and the unchanged value; for visited masks that means reading and writing [S, N]
+booleans per query (212 MB for 500 NB101 seeds; it made random search there 10x slower).
 
-`BatchedRun` separates compiling from running (ahead-of-time `lower().compile()`), so that a
-progress line and the speed benchmarks can report the two apart.
+`seed_chunk` runs the batch as `lax.map` over chunks of that many vmapped seeds, inside the same
+compiled call. Per-seed state that every step reads in full (REINFORCE's LSTM weights, 295 KB a
+seed) stops fitting in the CPU cache at a few hundred seeds; chunks keep it there, bound memory
+(visited masks are [seeds, N]) and let slow seeds hold up only their own chunk.
+
+With a device mesh, seeds are split over its first axis with `shard_map`: each device runs the
+loop over its own seeds and decides for itself when they are done, so devices never wait for each
+other inside a loop (a loop whose condition is reduced over all devices makes every device join a
+collective at every iteration of every nested loop; DNGO's nested loops deadlocked that way with two
+or more seeds a device). The problem is replicated on every device.
+
+Results do not depend on the batch, the chunking or the sharding: each seed is a function of its
+key, `fold_in(PRNGKey(base), seed id)`.
 """
 
 from __future__ import annotations
 
 import time
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .problem import Problem, Trace
+from .problem import Problem
+
+ALL_STEPS = 1 << 30  # "run to the end" in one segment
 
 
-class Strategy(Protocol):
-    Config: type
-
-    def init(self, key: jax.Array, problem: Problem, config: Any) -> Any: ...
-
-    def step(self, state: Any, problem: Problem, config: Any) -> Any: ...
-
-
-def run(strategy: Strategy, key: jax.Array, problem: Problem, config: Any) -> Any:
+def run(strategy: Any, key: jax.Array, problem: Problem, config: Any) -> Any:
     """One seed from `init` to the end of the budget (pure; jit it from outside)."""
     state = strategy.init(key, problem, config)
     return jax.lax.while_loop(
@@ -57,27 +63,75 @@ def run(strategy: Strategy, key: jax.Array, problem: Problem, config: Any) -> An
     )
 
 
-def run_batch(strategy: Strategy, keys: jax.Array, problem: Problem, config: Any) -> Any:
-    """All seeds of `keys` [S] to the end of their budgets (pure; jit it from outside).
-
-    The loop runs outside the vmap, stepping every seed until all are done, instead of vmapping
-    `run`: a vmapped while_loop with a per-seed condition must select, at every iteration and for
-    every field of the state, between the stepped and the unchanged value, which for the visited
-    masks means reading and writing [S, N] booleans per query (212 MB for 500 NB101 seeds: it made
-    random search there 10x slower). Seeds that are done keep stepping, but their traces no longer
-    change (`Trace.record` ignores queries past the budget). So a seed's trace is the same alone or
-    in any batch; the rest of a finished seed's state (policy weights, keys) is unspecified.
-    """
-    states = jax.vmap(lambda k: strategy.init(k, problem, config))(keys)
-    step = jax.vmap(lambda s: strategy.step(s, problem, config))
-    all_done = lambda s: jnp.all(jax.vmap(lambda t: t.done(problem))(s.trace))  # noqa: E731
-    return jax.lax.while_loop(lambda s: ~all_done(s), step, states)
+def _done(states: Any, problem: Problem) -> jax.Array:
+    return jax.vmap(lambda t: t.done(problem))(states.trace)
 
 
-@partial(jax.jit, static_argnums=(0, 3, 4))
-def _run_batch(strategy: Strategy, keys: jax.Array, problem: Problem, config: Any, chunked: bool) -> Any:
-    one = partial(run_batch, strategy, problem=problem, config=config)
+def _init_local(keys: jax.Array, problem: Problem, strategy: Any, config: Any, chunked: bool) -> Any:
+    one = jax.vmap(lambda k: strategy.init(k, problem, config))
     return jax.lax.map(one, keys) if chunked else one(keys)
+
+
+def _advance_local(states: Any, problem: Problem, steps: jax.Array, strategy: Any, config: Any, chunked: bool) -> Any:
+    step = jax.vmap(lambda s: strategy.step(s, problem, config))
+
+    def segment(batch):
+        def cond(carry):
+            i, s = carry
+            return (i < steps) & ~jnp.all(_done(s, problem))
+
+        return jax.lax.while_loop(cond, lambda c: (c[0] + 1, step(c[1])), (jnp.zeros((), jnp.int32), batch))[1]
+
+    return jax.lax.map(segment, states) if chunked else segment(states)
+
+
+def _progress_local(states: Any, problem: Problem, chunked: bool) -> tuple[jax.Array, jax.Array]:
+    """Per seed: done, and the share of the budget spent (time or queries, whichever is further)."""
+
+    def one(batch):
+        tr = batch.trace
+        share = jnp.maximum(tr.elapsed / problem.max_time, tr.count / problem.max_queries)
+        return _done(batch, problem), jnp.minimum(share, 1.0)
+
+    return jax.lax.map(one, states) if chunked else one(states)
+
+
+def _seed_spec(mesh: Mesh, chunked: bool) -> PartitionSpec:
+    axis = mesh.axis_names[0]
+    return PartitionSpec(None, axis) if chunked else PartitionSpec(axis)
+
+
+def _sharded(fn, mesh: Mesh | None, chunked: bool, n_in: int, n_rep: int):
+    """`fn` run per device on its share of the seeds (the first `n_in` arguments), the next `n_rep`
+    arguments replicated; without a mesh, `fn` itself."""
+    if mesh is None:
+        return fn
+    spec = _seed_spec(mesh, chunked)
+    return jax.shard_map(
+        fn, mesh=mesh, in_specs=(spec,) * n_in + (PartitionSpec(),) * n_rep, out_specs=spec, check_vma=False
+    )
+
+
+@partial(jax.jit, static_argnames=("strategy", "config", "chunked", "mesh"))
+def _init(keys, problem, *, strategy, config, chunked, mesh):
+    fn = partial(_init_local, strategy=strategy, config=config, chunked=chunked)
+    return _sharded(fn, mesh, chunked, 1, 1)(keys, problem)
+
+
+@partial(jax.jit, static_argnames=("strategy", "config", "chunked", "mesh"))
+def _advance(states, problem, steps, *, strategy, config, chunked, mesh):
+    fn = partial(_advance_local, strategy=strategy, config=config, chunked=chunked)
+    return _sharded(fn, mesh, chunked, 1, 2)(states, problem, steps)
+
+
+@partial(jax.jit, static_argnames=("chunked", "mesh"))
+def _status(states, problem, *, chunked, mesh):
+    fn = partial(_progress_local, chunked=chunked)
+    if mesh is not None:
+        spec = _seed_spec(mesh, chunked)
+        fn = jax.shard_map(fn, mesh=mesh, in_specs=(spec, PartitionSpec()), out_specs=(spec, spec), check_vma=False)
+    done, share = fn(states, problem)
+    return jnp.all(done), jnp.mean(share)
 
 
 def seed_keys(seeds: int | np.ndarray, base_seed: int = 0) -> jax.Array:
@@ -102,17 +156,17 @@ def make_mesh(devices: int | None = None, axis: str = "seeds") -> Mesh:
 
 
 class BatchedRun:
-    """A search compiled once for batches of `batch` seeds, run on any such batch of keys.
+    """A search compiled once for batches of `batch` seeds, run in segments on any such batch of keys.
 
-    mesh: split seeds over its first axis; seed_chunk: see the module docstring. Call `compile()`
-    (optional; it returns the seconds it took) and then the object on a [S <= batch] vector of
-    keys: it returns the final states, one row per key, in order (short batches are padded with
-    repeats of their first keys, whose results are dropped).
+    mesh: split seeds over its first axis; seed_chunk: see the module docstring. States returned by
+    `init`/`advance` are in the run's own arrangement (padded to whole chunks, chunked, sharded);
+    `finish` turns them into one row per key, in order. Short batches are padded with repeats of
+    their first keys, whose results are dropped.
     """
 
     def __init__(
         self,
-        strategy: Strategy,
+        strategy: Any,
         problem: Problem,
         config: Any,
         batch: int,
@@ -128,13 +182,14 @@ class BatchedRun:
         self.total = -(-batch // self.chunk) * self.chunk
         self.chunked = self.chunk < self.total
         if mesh is not None:
-            axis = mesh.axis_names[0]
-            self._key_sharding = NamedSharding(mesh, PartitionSpec(None, axis) if self.chunked else PartitionSpec(axis))
+            self._key_sharding = NamedSharding(mesh, _seed_spec(mesh, self.chunked))
             problem = jax.device_put(problem, NamedSharding(mesh, PartitionSpec()))
         self.problem = problem
-        self._compiled = None
+        self._static = dict(strategy=strategy, config=config, chunked=self.chunked, mesh=mesh)
+        self._compiled: dict[str, Any] = {}
 
-    def _arrange(self, keys: jax.Array) -> jax.Array:
+    def arrange(self, keys: jax.Array) -> jax.Array:
+        """Keys [S <= total] padded, chunked and placed as the compiled functions expect."""
         n = int(keys.shape[0])
         if n > self.total or n < 1:
             raise ValueError(f"got {n} keys for a batch of at most {self.total}")
@@ -146,29 +201,60 @@ class BatchedRun:
             keys = jax.device_put(keys, self._key_sharding)
         return keys
 
+    def place(self, states: Any) -> Any:
+        """States read back from a checkpoint, placed like `init`'s output."""
+        if self.mesh is None:
+            return jax.tree_util.tree_map(jnp.asarray, states)
+        return jax.device_put(states, self._key_sharding)
+
     def compile(self, example_keys: jax.Array | None = None) -> float:
-        keys = seed_keys(self.total) if example_keys is None else example_keys
+        """Compile init, advance and status ahead of time; returns the seconds it took."""
+        keys = self.arrange(seed_keys(self.total) if example_keys is None else example_keys)
         t0 = time.perf_counter()
-        lowered = _run_batch.lower(self.strategy, self._arrange(keys), self.problem, self.config, self.chunked)
-        self._compiled = lowered.compile()
+        init = _init.lower(keys, self.problem, **self._static).compile()
+        states = init(keys, self.problem)
+        steps = jnp.asarray(1, jnp.int32)
+        advance = _advance.lower(states, self.problem, steps, **self._static).compile()
+        status = _status.lower(states, self.problem, chunked=self.chunked, mesh=self.mesh).compile()
+        self._compiled = {"init": init, "advance": advance, "status": status}
         return time.perf_counter() - t0
 
-    def __call__(self, keys: jax.Array) -> Any:
-        n = int(keys.shape[0])
-        arranged = self._arrange(keys)
-        if self._compiled is not None:
-            out = self._compiled(arranged, self.problem)
+    def init(self, keys: jax.Array) -> Any:
+        arranged = self.arrange(keys)
+        if "init" in self._compiled:
+            return self._compiled["init"](arranged, self.problem)
+        return _init(arranged, self.problem, **self._static)
+
+    def advance(self, states: Any, steps: int) -> Any:
+        steps = jnp.asarray(min(int(steps), ALL_STEPS), jnp.int32)
+        if "advance" in self._compiled:
+            return self._compiled["advance"](states, self.problem, steps)
+        return _advance(states, self.problem, steps, **self._static)
+
+    def status(self, states: Any) -> tuple[bool, float]:
+        """(every seed done, mean share of the budget spent); waits for `states`."""
+        if "status" in self._compiled:
+            done, share = self._compiled["status"](states, self.problem)
         else:
-            out = _run_batch(self.strategy, arranged, self.problem, self.config, self.chunked)
+            done, share = _status(states, self.problem, chunked=self.chunked, mesh=self.mesh)
+        return bool(done), float(share)
+
+    def finish(self, states: Any, n: int) -> Any:
+        """One row per key (the first `n`), in key order."""
         if self.chunked:
-            out = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), out)
+            states = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), states)
         if n < self.total:
-            out = jax.tree_util.tree_map(lambda x: x[:n], out)
-        return out
+            states = jax.tree_util.tree_map(lambda x: x[:n], states)
+        return states
+
+    def __call__(self, keys: jax.Array) -> Any:
+        """All seeds of `keys` to the end of their budgets, in one segment."""
+        states = self.advance(self.init(keys), ALL_STEPS)
+        return self.finish(states, int(keys.shape[0]))
 
 
 def run_seeds(
-    strategy: Strategy,
+    strategy: Any,
     keys: jax.Array,
     problem: Problem,
     config: Any,
@@ -177,7 +263,3 @@ def run_seeds(
 ) -> Any:
     """All seeds as one batched computation; with `mesh`, seeds are split over its first axis."""
     return BatchedRun(strategy, problem, config, int(keys.shape[0]), mesh, seed_chunk)(keys)
-
-
-def final_trace(states: Any) -> Trace:
-    return states.trace

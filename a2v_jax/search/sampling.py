@@ -13,6 +13,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .problem import Problem, Trace
+
 
 def uniform_cell(key: jax.Array, n: int) -> jax.Array:
     return jax.random.randint(key, (), 0, n, jnp.int32)
@@ -43,3 +45,10 @@ def choose_masked(key: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array
     any_ = mask.any()
     pos = jax.random.categorical(key, jnp.where(any_, logits, 0.0))
     return pos, any_
+
+
+def draw(key: jax.Array, trace: Trace, problem: Problem, replace: bool) -> jax.Array:
+    """A uniformly random cell: any cell (`replace`), or one not queried yet by this trace."""
+    if replace:
+        return uniform_cell(key, problem.num_cells)
+    return uniform_unvisited(key, trace.visited, trace.done(problem))

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         cells = space.load(cache=args.cache, rebuild=args.rebuild, verbose=not args.json, **options)
-    except (CorruptFileError, OSError) as e:
+    except (CorruptFileError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - t0

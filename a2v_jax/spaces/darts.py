@@ -58,6 +58,9 @@ OP_NAMES: tuple[str, ...] = ("c_k-2", "c_k-1", *PRIMITIVES, "output")
 INPUT0, INPUT1, OUTPUT = 0, 1, 10
 NUM_NODES = 11
 DEFAULT_NUM = 600_000
+MAX_NUM = 10_000_000
+"""The largest sample `load`/`build` accept: about an hour and a half of sampling on two cores
+(600,000 cells take about 5 minutes) and 1.2 GB of adjacency matrices."""
 DEFAULT_SEED = 0
 DEFAULT_MACS = "thop"
 
@@ -337,6 +340,11 @@ class DartsSpace(SearchSpace):
     ) -> tuple[int, int, str]:
         if isinstance(num, bool) or not isinstance(num, int | np.integer) or num < 1:
             raise ValueError(f"num must be a positive integer, got {num!r}")
+        if num > MAX_NUM:
+            raise ValueError(
+                f"num={num:,} is more than the {MAX_NUM:,} cells a sample may have (600,000 take about "
+                f"5 minutes on two cores; {MAX_NUM:,} about an hour and a half)"
+            )
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if macs not in CONVENTIONS:
