@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from a2v_jax.analysis.encodings import (
 from a2v_jax.analysis.predictive import predictive
 from a2v_jax.analysis.smoothness import random_walk
 from a2v_jax.analysis.walk import ModelUnavailable, load_model, nearest_walks
+from a2v_jax.rundir import RunFolderError
 from a2v_jax.spaces import CellSet, get_space
 from a2v_jax.spaces import darts as darts_mod
 from a2v_jax.spaces import nb101_bits as bits_
@@ -326,14 +328,48 @@ def test_all_on_nb201_writes_every_figure_and_json(nb201, data_file, tmp_path):
     assert pred["threshold"] == 0.8 and pred["margin_over_control"]["control"] == "random"
 
 
-def test_smoothness_and_walk_on_a_darts_sample(tmp_path):
-    cells = get_space("darts").load(cache=tmp_path / "cache", num=400, seed=0)
+@pytest.fixture(scope="module")
+def darts_cells(tmp_path_factory):
+    return get_space("darts").load(cache=tmp_path_factory.mktemp("darts"), num=400, seed=0)
+
+
+def test_smoothness_and_walk_on_a_darts_sample(darts_cells, tmp_path):
     result = run(AnalysisConfig("all", space="darts", embeddings=("onehot", "random"), out=str(tmp_path / "d"),
-                                **SMALL), cells=cells)
+                                **SMALL), cells=darts_cells)
     assert set(result.results) == {"smoothness", "walk"} and set(result.skipped) == {"predictive", "map"}
     assert "python -m a2v_jax.data build" in result.skipped["predictive"]
     assert result.results["smoothness"]["cells"]["kind"] == "uniform sample"
     assert _png(tmp_path / "d" / "smoothness.png") and _png(tmp_path / "d" / "walk.png")
+
+
+def test_an_interrupted_run_resumes_keeping_finished_analyses(darts_cells, tmp_path, monkeypatch):
+    import a2v_jax.analysis.api as api
+
+    real = api._analyse
+    calls = []
+
+    def interrupted(name, *args):
+        calls.append(name)
+        if name == "walk":
+            raise KeyboardInterrupt
+        return real(name, *args)
+
+    config = AnalysisConfig("all", space="darts", embeddings=("random",), out=str(tmp_path / "r"), **SMALL)
+    monkeypatch.setattr(api, "_analyse", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(config, cells=darts_cells)
+    partial = tmp_path / "r.partial"
+    assert (partial / "smoothness.json").is_file() and not (tmp_path / "r").exists()
+    with pytest.raises(RunFolderError, match="--resume"):
+        run(config, cells=darts_cells)
+    with pytest.raises(ValueError, match="other settings"):
+        run(dataclasses.replace(config, seed=5, resume=True), cells=darts_cells)
+    monkeypatch.setattr(api, "_analyse", lambda name, *args: (calls.append(name), real(name, *args))[1])
+    before = (partial / "smoothness.json").read_text()
+    result = run(dataclasses.replace(config, resume=True), cells=darts_cells)
+    assert calls == ["smoothness", "walk", "walk"]  # smoothness was not computed again
+    assert (tmp_path / "r" / "smoothness.json").read_text() == before and _png(tmp_path / "r" / "walk.png")
+    assert set(result.results) == {"smoothness", "walk"} and not partial.exists()
 
 
 def test_model_adapter_needs_load_model(monkeypatch):

@@ -218,7 +218,7 @@ def _analyse(name, c, space, cells, encodings: list[Encoding], acc, model, title
         return data, {"smoothness": figures.smoothness_figure(data, title)}
     if name == "map":
         data = latent_map(values, acc, c.map_cells, c.map_high, c.map_low, c.map_grid, c.perplexity,
-                          c.tsne_iterations, c.seed, progress=say, threads=c.threads)
+                          c.tsne_iterations, c.seed, progress=say, threads=c.threads, angle=c.tsne_angle)
         return data, {"map": figures.map_figure(data, title, c.dataset)}
     if name == "walk":
         starts = _start_cells(c, len(cells))

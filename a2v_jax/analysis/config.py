@@ -59,7 +59,8 @@ class AnalysisConfig:
     map_high: float | None = option(None, "map: areas above this mean accuracy are red (default: per dataset)")
     map_low: float | None = option(None, "map: areas below this mean accuracy are black (default: per dataset)")
     perplexity: float = option(30.0, "map: t-SNE perplexity")
-    tsne_iterations: int = option(1000, "map: t-SNE iterations")
+    tsne_iterations: int = option(500, "map: t-SNE iterations (scikit-learn's default is 1000)")
+    tsne_angle: float = option(0.5, "map: Barnes-Hut angle of the t-SNE (larger: faster, coarser)")
     walks: int = option(3, "walk: nearest-neighbour walks, from as many random start cells")
     walk_steps: int = option(15, "walk: steps of each walk")
     start: int | None = option(None, "walk: first start cell (row of the space's cell set)")
@@ -112,6 +113,8 @@ class AnalysisConfig:
             raise ValueError(f"interpolation-points must be at least 2, got {c.interpolation_points}")
         if c.perplexity <= 0:
             raise ValueError(f"perplexity must be positive, got {c.perplexity}")
+        if not 0 < c.tsne_angle <= 1:
+            raise ValueError(f"tsne-angle must lie in (0, 1], got {c.tsne_angle}")
         if c.out is None:
             c.out = f"runs/analysis-{c.space}-{c.analysis}"
         return c
