@@ -11,9 +11,12 @@ the `random` control when that is analysed (the per-seed difference, mean +- std
 
 The GP (scikit-learn `GaussianProcessRegressor`): kernel C * Matern(nu=2.5) + White (or C * RBF
 + White), one isotropic length scale, its hyperparameters fitted by maximising the log marginal
-likelihood (L-BFGS, `restarts` extra random starts), targets normalised. Each feature is
-standardised over all cells of the space first (no labels involved), so one length-scale range
-suits every encoding; constant features are dropped.
+likelihood (L-BFGS, `restarts` extra random starts), targets normalised. The features are centred
+over all cells of the space and scaled by one factor (no labels involved), which keeps each
+encoding's L2 geometry, the thing analysed, and lets one length-scale range suit every encoding;
+constant features are dropped. (Per-feature z-scores were tried and rejected: they blow up rare
+binary features, so that a cell with one rare path of the path encoding lies far from every
+training cell and is predicted at the mean: Pearson r 0.33 instead of 0.45 on NB201 CIFAR-10.)
 """
 
 from __future__ import annotations
@@ -28,26 +31,28 @@ KERNELS = ("matern", "rbf")
 PREDICT_CHUNK = 65536
 
 
-def standardise(values: np.ndarray) -> np.ndarray:
-    """float64 [N, d'] of the non-constant features, each with mean 0 and std 1 over all rows."""
+def rescale(values: np.ndarray) -> np.ndarray:
+    """float64 [N, d'] of the non-constant features, centred and scaled by ONE factor so that the
+    mean squared norm of a row is 1: the encoding's own geometry (its L2 distances up to scale),
+    in units that suit one length-scale range for every encoding."""
     x = np.asarray(values, dtype=np.float64)
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
-    keep = std > 1e-12 * np.maximum(1.0, np.abs(mean))
+    x = x - x.mean(axis=0)
+    keep = x.std(axis=0) > 1e-12 * max(1.0, float(np.abs(x).max(initial=0.0)))
     if not keep.any():
         raise ValueError("every feature is constant: nothing to regress on")
-    return (x[:, keep] - mean[keep]) / std[keep]
+    x = x[:, keep]
+    return x / np.sqrt(np.mean(np.sum(x * x, axis=1)))
 
 
 def make_gp(dim: int, kernel: str = "matern", restarts: int = 2, seed: int = 0):
-    """An unfitted scikit-learn GP regressor for `dim` standardised features."""
+    """An unfitted scikit-learn GP regressor for `dim` features rescaled by `rescale`."""
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
-    scale = float(np.sqrt(dim))  # typical distance between standardised points
-    bounds = (1e-2 * scale, 1e2 * scale)
+    scale = 1.0  # rows have unit mean squared norm (`rescale`): typical distances are about 1.4
+    bounds = (1e-3, 1e2)
     base = Matern(length_scale=scale, length_scale_bounds=bounds, nu=2.5) if kernel == "matern" else RBF(scale, bounds)
     k = ConstantKernel(1.0, (1e-2, 1e2)) * base + WhiteKernel(1e-1, (1e-6, 1e1))
     return GaussianProcessRegressor(k, normalize_y=True, n_restarts_optimizer=restarts, random_state=seed)
@@ -130,7 +135,7 @@ def predictive(
     results: dict[str, dict] = {}
     for name, f in features.items():
         t0 = time.perf_counter()
-        x = standardise(f)
+        x = rescale(f)
         per_seed = {"high": [], "all": []}
         kernels = []
         scatter = None

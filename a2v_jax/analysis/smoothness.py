@@ -149,7 +149,8 @@ def smoothness(
             "spearman_rho": float(rho),
             "spearman_p": float(p),
             "median_l2_by_edit_distance_1_to_6": {str(e): v for e, v in medians.items()},
-            "median_increases_1_to_6": bool(np.all(np.diff(med) > 0)) if len(medians) == 6 else None,
+            "median_increases_1_to_6": bool(np.all(np.diff(med) > 1e-9 * np.nanmax(np.abs(med))))
+            if len(medians) == 6 else None,
             "by_edit_distance": {str(e): s for e, s in by.items()},
         }
         if progress is not None:
