@@ -45,9 +45,9 @@ example:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m a2v_jax.analysis",
-        description="Analyse the latent space of architecture embeddings as the arch2vec paper does "
-        "(§4.1): predictive performance, smoothness against edit distance, a 2-D map coloured by "
-        "accuracy, nearest-neighbour walks. Any embeddings file, compared with built-in encodings.",
+        description="Analyse the latent space of architecture embeddings as the arch2vec paper does (§4.1):\n"
+        "predictive performance, smoothness against edit distance, a 2-D map coloured by accuracy,\n"
+        "nearest-neighbour walks. Any embeddings file, compared with built-in encodings.",
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )

@@ -193,7 +193,8 @@ def _finished(folder: Path, c: AnalysisConfig) -> dict[str, dict]:
         saved = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         return {}
-    if saved != json.loads(json.dumps(c.to_dict())):
+    now = json.loads(json.dumps(c.to_dict()))
+    if {k: v for k, v in saved.items() if k != "threads"} != {k: v for k, v in now.items() if k != "threads"}:
         raise ValueError(f"{folder} was started with other settings; use --overwrite to start afresh")
     out = {}
     for name in ANALYSES:

@@ -188,22 +188,22 @@ class EditDistance:
         full[j, i] = d
         return full
 
-    def changes(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What cell b changed with respect to cell a, under their best matching, in b's own vertex
-        numbering: (vertices whose op is new or changed int64 [k], edges b gained int64 [e, 2],
-        edges b lost between vertices it still has int64 [r, 2])."""
-        _, best = self.pairs([a], [b], matching=True)
-        perm = self.perms[best[0]]  # slot s of a <-> slot perm[s] of b
-        inverse = np.argsort(perm)  # slot t of b <-> slot inverse[t] of a
-        la, lb = self.labels[a], self.labels[b]
-        vb = self.vertex[b]
-        present = vb >= 0
-        changed_slots = np.flatnonzero((lb != la[inverse]) & present)
-        adj_a = self.adjacency[a][np.ix_(inverse, inverse)]
+    def changes(self, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What cell b[k] changed with respect to cell a[k], under their best matching, in b's slots:
+        (distance int64 [Q], changed or new ops bool [Q, S], gained edges bool [Q, S, S], edges lost
+        between slots b still uses bool [Q, S, S]). `vertex[b]` maps the slots to b's vertices."""
+        a = np.asarray(a, dtype=np.int64).ravel()
+        b = np.asarray(b, dtype=np.int64).ravel()
+        dist, best = self.pairs(a, b, matching=True)
+        inverse = np.argsort(self.perms[best], axis=1)  # slot t of b <-> slot inverse[t] of a
+        present = self.vertex[b] >= 0
+        changed = (self.labels[b] != np.take_along_axis(self.labels[a], inverse, axis=1)) & present
+        rows = np.arange(a.size)[:, None, None]
+        adj_a = self.adjacency[a][rows, inverse[:, :, None], inverse[:, None, :]]
         adj_b = self.adjacency[b]
-        new = np.argwhere(adj_b & ~adj_a)
-        lost = np.argwhere(adj_a & ~adj_b & present[:, None] & present[None, :])
-        return vb[changed_slots], vb[new].reshape(-1, 2), vb[lost].reshape(-1, 2)
+        gained = adj_b & ~adj_a
+        lost = adj_a & ~adj_b & present[:, :, None] & present[:, None, :]
+        return dist, changed, gained, lost
 
 def edit_distance(space: str, adjacency_a, ops_a, adjacency_b, ops_b) -> np.ndarray:
     """int64 [B]: edit distance between cell k of batch a and cell k of batch b."""

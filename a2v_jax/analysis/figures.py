@@ -196,6 +196,17 @@ def draw_cell(ax, op_names: Sequence[str], adjacency, ops, changed=(), new_edges
         ax.set_title(title, fontsize=7.5, pad=2)
 
 
+def _panel_width(adjacency: np.ndarray, ops: np.ndarray) -> float:
+    """Inches a DAG panel needs: room for the widest layer of any of the cells drawn."""
+    widest = 1
+    for adj, op in zip(adjacency, ops, strict=True):  # the few cells of a figure
+        real = op != PAD_OP
+        pos = _layout(adj.astype(bool) & real[:, None] & real[None, :], real)
+        _, counts = np.unique(pos[real, 1], return_counts=True)
+        widest = max(widest, int(counts.max()))
+    return max(1.3, 0.34 * widest + 0.35)
+
+
 def walk_figure(result: dict, cells, op_names: Sequence[str], title: str, max_walks: int = 3):
     """The first `max_walks` walks of each encoding as rows of DAGs, with the edit distance to the
     previous cell (the averages in the title are over all walks)."""
@@ -203,7 +214,9 @@ def walk_figure(result: dict, cells, op_names: Sequence[str], title: str, max_wa
     steps = result["steps"]
     starts = result["starts"][:max_walks]
     rows = len(starts) * len(names)
-    width, height = 1.3 * (steps + 1) + 1.1, 1.6 * rows + 0.8
+    drawn = {c for n in names for w in result["encodings"][n]["walks"][: len(starts)] for c in w["cells"]}
+    panel = _panel_width(cells.adjacency[sorted(drawn)], cells.ops[sorted(drawn)])
+    width, height = panel * (steps + 1) + 1.1, 1.6 * rows + 0.8
     fig, _ = _figure((width, height), 1)
     fig.clear()
     axes = fig.subplots(rows, steps + 1, squeeze=False)
@@ -229,7 +242,8 @@ def walk_figure(result: dict, cells, op_names: Sequence[str], title: str, max_wa
 def interpolation_figure(result: dict, op_names: Sequence[str], title: str):
     """The decodings along the segment between two cells' latent codes."""
     k = len(result["t"])
-    fig, _ = _figure((1.1 * k + 0.5, 2.1), 1)
+    panel = _panel_width(np.asarray(result["adjacency"]), np.asarray(result["ops"]))
+    fig, _ = _figure((panel * k + 0.5, 2.1), 1)
     fig.clear()
     axes = fig.subplots(1, k, squeeze=False)[0]
     for i in range(k):

@@ -84,19 +84,23 @@ def walk_analysis(
     results = {}
     for name, values in encodings.items():
         t0 = time.perf_counter()
-        paths = nearest_walks(values, starts, steps)
+        paths = nearest_walks(values, starts, steps)  # [W, steps + 1]
+        flat = paths.ravel()
+        ed = EditDistance.of(space.name, cells.adjacency[flat], cells.ops[flat])
+        slot = np.arange(flat.size).reshape(paths.shape)
+        dist, changed, gained, lost = ed.changes(slot[:, :-1].ravel(), slot[:, 1:].ravel())
+        vertex = ed.vertex[slot[:, 1:].ravel()]  # [W * steps, S]: b's vertex of each slot
+        dist = dist.reshape(len(starts), steps)
         walks = []
-        for path in paths:  # a few walks of ~16 cells: the per-walk bookkeeping is tiny
-            ed = EditDistance.of(space.name, cells.adjacency[path], cells.ops[path])
-            d = ed.pairs(np.arange(steps), np.arange(1, steps + 1))
-            changes = [ed.changes(k, k + 1) for k in range(steps)]
+        for w, path in enumerate(paths):  # JSON lists, per walk and step
+            q = w * steps + np.arange(steps)
             walks.append({
                 "cells": path.tolist(),
-                "edit_distances": d.tolist(),
-                "average_edit_distance": float(d.mean()),
-                "changed_vertices": [[]] + [c[0].tolist() for c in changes],
-                "new_edges": [[]] + [c[1].tolist() for c in changes],
-                "removed_edges": [[]] + [c[2].tolist() for c in changes],
+                "edit_distances": dist[w].tolist(),
+                "average_edit_distance": float(dist[w].mean()),
+                "changed_vertices": [[]] + [vertex[k][changed[k]].tolist() for k in q],
+                "new_edges": [[]] + [vertex[k][np.argwhere(gained[k])].tolist() for k in q],
+                "removed_edges": [[]] + [vertex[k][np.argwhere(lost[k])].tolist() for k in q],
             })
         avg = np.array([w["average_edit_distance"] for w in walks])
         results[name] = {
