@@ -173,12 +173,12 @@ def _run_analyses(c, space, wanted, result, acc, cells, arrays, model, staging, 
             if say:
                 say(f"{name}: kept from the interrupted run")
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         title = f"{space_title} {c.dataset}" if name in NEEDS_ACCURACY else space_title
         data, figs = _analyse(name, c, space, cells, encodings, acc, model, title, say)
         data = _clean({"analysis": name, "space": c.space, "dataset": c.dataset if name in NEEDS_ACCURACY else None,
                        "encodings_used": [e.describe() for e in encodings], **data,
-                       "seconds": time.perf_counter() - t0})
+                       "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0})
         result.results[name] = data
         result.figures.update(figs)
         if staging is not None:
