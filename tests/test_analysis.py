@@ -372,6 +372,20 @@ def test_an_interrupted_run_resumes_keeping_finished_analyses(darts_cells, tmp_p
     assert set(result.results) == {"smoothness", "walk"} and not partial.exists()
 
 
+def test_run_option_decodes_through_load_model(nb201, tmp_path, capsys, monkeypatch):
+    """`--run DIR` goes through `a2v_jax.pretrain.load_model(DIR)` (here a stand-in model)."""
+    import a2v_jax.pretrain as pretrain
+
+    seen = []
+    monkeypatch.setattr(pretrain, "load_model", lambda run_dir: seen.append(run_dir) or FakeModel(), raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _cli(capsys, "walk", "--embeddings", "random", "--walks", "1", "--walk-steps", "3",
+                        "--run", "runs/pre", "--interpolation-points", "5", "--out", "w", "--quiet")
+    assert code == 0 and seen == ["runs/pre"] and "walk average edit distance" in out
+    interp = json.loads((tmp_path / "w" / "walk.json").read_text())["interpolation"]
+    assert len(interp["t"]) == 5 and all(interp["valid"]) and _png(tmp_path / "w" / "interpolation.png")
+
+
 def test_model_adapter_needs_load_model(monkeypatch):
     import a2v_jax.pretrain as pretrain
 

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             kept = f"finished analyses are kept in {part} (--resume continues)" if part.exists() else "nothing had finished"
             print(f"error: interrupted; {kept}", file=sys.stderr)
             return 130
-    except (ValueError, FileNotFoundError, CorruptFileError, RunFolderError, UnknownSpaceError,
+    except (ValueError, OSError, CorruptFileError, RunFolderError, UnknownSpaceError,
             UnknownDatasetError, NoAccuracies, ModelUnavailable, NotImplementedError, MemoryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
