@@ -7,6 +7,10 @@ kernel as Jupyter runs it, and its figures must come back as images; otherwise (
 `.[dev]`) its code cells are executed in order in one fresh namespace. A2V_NOTEBOOK_RUNNER=exec
 or =kernel picks one. Either way the setup cell must not run pip (a2v_jax imports), and
 the notebooks are stored without outputs so that their diffs stay small.
+
+The setup cell is the same in every notebook and needs no editing: from a checkout, a wheel the
+project builds (checked here: it installs and carries its data), or A2V_INSTALL; otherwise one
+line says what to do.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -60,7 +66,23 @@ def test_stored_without_outputs_and_plain_python(name):
             # no IPython magics or shell escapes: the cells are plain Python, runnable without Jupyter
             for line in "".join(cell["source"]).splitlines():
                 assert not line.lstrip().startswith(("%", "!")), f"{name}: {line!r}"
-    assert "REPO_URL" in code_cells(nb)[0], f"{name}: the first code cell is the setup cell"
+    assert code_cells(nb)[0].startswith("# Setup: make `a2v_jax` importable"), f"{name}: the first code cell is the setup cell"
+
+
+def test_one_setup_cell_without_placeholders():
+    cells = {name: code_cells(load(name))[0] for name in NAMES}
+    assert len(set(cells.values())) == 1, "the notebooks' setup cells differ"
+    setup = cells[NAMES[0]]
+    assert "<owner>" not in setup and "PLACEHOLDER" not in setup.upper()
+
+
+def test_accelerators_notebook_asks_for_a_tpu():
+    nb = load("accelerators")
+    assert nb["metadata"]["accelerator"] == "TPU" and nb["metadata"]["colab"]["gpuType"]
+    source = "\n".join(code_cells(nb))
+    assert "jax.default_backend()" in source and "devices=n_dev" in source and '"bo"' in source
+    for word in ('"tpu"', '"gpu"', "'tpu'", "'gpu'"):  # the code asks JAX; it never assumes a platform
+        assert word not in source
 
 
 def _is_pip(args: tuple, kwargs: dict) -> bool:
@@ -93,8 +115,7 @@ def _block_pip(monkeypatch) -> list:
 @pytest.mark.parametrize("name", NAMES)
 def test_setup_cell_installs_only_when_needed(name, monkeypatch, tmp_path):
     """Importable: nothing runs. Not importable, in a checkout: `pip install -e <checkout>[notebooks]`.
-    Not importable elsewhere: from REPO_URL, but while that is still the placeholder a clear error
-    and nothing installed."""
+    Elsewhere: the newest wheel in the folder, else A2V_INSTALL, else one clear line and nothing installed."""
     setup = code_cells(load(name))[0]
     monkeypatch.setattr(sys, "path", list(sys.path))  # the cell may prepend the checkout
     pip_calls = _block_pip(monkeypatch)
@@ -112,13 +133,51 @@ def test_setup_cell_installs_only_when_needed(name, monkeypatch, tmp_path):
     assert len(calls) == 1 and calls[0][1:] == ["-m", "pip", "install", "-q", "-e", f"{ROOT}[notebooks]"]
 
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(RuntimeError, match="REPO_URL"):
+    monkeypatch.delenv("A2V_INSTALL", raising=False)
+    with pytest.raises(RuntimeError, match=r"wheel a2v_jax-\*\.whl .*pip wheel --no-deps -w dist \."):
         exec(compile(setup, f"<{name} setup cell>", "exec"), {})
     assert len(calls) == 1
 
     url = "git+https://example.org/a2v_jax.git"
-    exec(compile(setup.replace("git+https://github.com/<owner>/a2v_jax.git", url), f"<{name} setup cell>", "exec"), {})
-    assert len(calls) == 2 and calls[1][1:] == ["-m", "pip", "install", "-q", f"a2v_jax @ {url}", "scikit-learn"]
+    monkeypatch.setenv("A2V_INSTALL", url)
+    exec(compile(setup, f"<{name} setup cell>", "exec"), {})
+    assert len(calls) == 2 and calls[1][1:] == ["-m", "pip", "install", "-q", url, "scikit-learn"]
+
+    (tmp_path / "dist").mkdir()
+    old, new = tmp_path / "a2v_jax-0.0.9-py3-none-any.whl", tmp_path / "dist" / "a2v_jax-0.1.0-py3-none-any.whl"
+    old.write_bytes(b"")
+    new.write_bytes(b"")
+    os.utime(old, (1, 1))  # the newest wheel wins, and a wheel comes before A2V_INSTALL
+    exec(compile(setup, f"<{name} setup cell>", "exec"), {})
+    assert len(calls) == 3 and calls[2][1:] == ["-m", "pip", "install", "-q", str(new), "scikit-learn"]
+
+
+def test_the_wheel_the_setup_cell_installs_is_complete(tmp_path):
+    """`pip wheel --no-deps -w dist .` (what the setup cell's message says) builds a wheel that, installed
+    alone, imports from outside the checkout with its package data (the embedded NB201 order)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "a2v_jax", src / "a2v_jax", ignore=shutil.ignore_patterns("__pycache__"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(src)],
+                           capture_output=True, text=True, timeout=600)
+    if build.returncode != 0 and "setuptools" in build.stderr and "No matching distribution" in build.stderr:
+        pytest.skip(f"pip cannot fetch the build backend here: {build.stderr.strip().splitlines()[-1]}")
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("a2v_jax-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packaged = {str(p.relative_to(ROOT)) for p in (ROOT / "a2v_jax").rglob("*.py")}
+    assert packaged <= names, sorted(packaged - names)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True, timeout=600)
+    check = ("import a2v_jax, pathlib; from a2v_jax.spaces.nb201_order import official_codes; "
+             "assert len(official_codes()) == 15625; print(pathlib.Path(a2v_jax.__file__).parent)")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(site / "a2v_jax")
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +227,7 @@ def _run_kernel(name: str, monkeypatch, workdir: Path) -> None:
     setup_out = "".join(o.get("text", "") for o in cells[0].outputs)
     assert f"from {ROOT / 'a2v_jax'}" in setup_out
     images = [c for c in cells if any("image/png" in o.get("data", {}) for o in c.outputs)]
-    expected = {"quickstart": 2, "accelerators": 1, "latent_space": 4}[name]  # t-SNE and comparison / comparison / one per analysis
+    expected = {"quickstart": 2, "accelerators": 2, "latent_space": 4}[name]  # t-SNE and comparison / speed-up and comparison / one per analysis
     assert len(images) == expected, f"{name}: {len(images)} cells showed a figure, expected {expected}"
 
 
@@ -194,12 +253,13 @@ def test_notebook_runs(name, workdir, data_file, monkeypatch):
         return
     folders = {
         "quickstart": [runs / "quickstart" / m for m in ("rl", "rs", "re")],
-        "accelerators": [runs / "accelerators" / m for m in ("rl", "rs", "re")]
-        + [runs / "accelerators" / f"{m}-mesh1" for m in ("rl", "rs", "re")],
+        "accelerators": [runs / "accelerators" / m for m in ("rl", "bo", "rs", "re")]
+        + [runs / "accelerators" / f"{m}-mesh1" for m in ("rl", "bo", "rs", "re")],
     }[name]
     for folder in folders:
         summary = json.loads((folder / "summary.json").read_text())
-        assert summary["seeds"] == SMOKE_SEEDS, "the notebook did not pick its smoke settings"
+        smoke_seeds = SMOKE_SEEDS // 2 if folder.name.startswith("bo") else SMOKE_SEEDS
+        assert summary["seeds"] == smoke_seeds, "the notebook did not pick its smoke settings"
         assert summary["space"] == "nb201" and summary["dataset"] == "cifar10"
         assert 0.0 <= summary["final_test_regret_mean"] < 0.1
         assert (folder / "regret_vs_time.png").is_file()

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .. import cli, rundir
+from .. import cli, distributed, rundir
 from .._io import CorruptFileError
 from ..spaces import get_profile, spaces_with_benchmarks
 from .api import SearchInterrupted, SearchSpec
@@ -39,11 +39,20 @@ outputs in --out:
 Ctrl-C (or SIGTERM) stops within about a second, writes a checkpoint to OUT.partial and exits
 with status 130; the same command with --resume continues it to the same result bit for bit.
 
+several processes (hosts) as one run: start this same command once per process with
+--coordinator HOST:PORT --num-processes P --process-id I (HOST:PORT: where process 0 listens);
+under SLURM (srun), Open MPI (mpirun) or on a multi-host TPU slice no flag is needed. The seeds
+are split over every process's devices, process 0 writes --out (which must be on a shared file
+system for --resume) and prints; the traces equal a one-process run's.
+
 examples:
   python -m a2v_jax.search --space nb201 --dataset cifar10 --method rl --seeds 500 \\
       --embeddings runs/pretrain/embeddings.npz --out runs/rl-c10
   python -m a2v_jax.search --method re --preset reference --seeds 500 --out runs/re-c10-ref
   python -m a2v_jax.search compare runs/rl-c10 runs/re-c10-ref
+  # two hosts, one process each (run the same line on both, with --process-id 0 and 1):
+  python -m a2v_jax.search --method bo --seeds 5000 --embeddings emb.npz --out /shared/bo \\
+      --coordinator host0:1234 --num-processes 2 --process-id 0
 """
 
 
@@ -74,6 +83,7 @@ def run_parser() -> argparse.ArgumentParser:
         formatter_class=cli.HelpFormatter,
     )
     cli.add_arguments(p, SearchSpec)
+    distributed.add_arguments(p, "several processes: one search over several hosts (see below)")
     p.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE", default=[],
                    help="set a field of the method's Config, e.g. --set baseline=0.9 (repeatable; see below)")
     return p
@@ -131,10 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--out is required (the run folder)")
         module = get_method(getattr(args, "method", SearchSpec.method))
         spec = cli.from_args(SearchSpec, args, overrides=cli.parse_assignments(args.assignments, module.Config))
+        distributed.initialize_from_args(args)
         from .api import run_search
 
         result = run_search(spec)
-        print(_run_line(result.summary))
+        if distributed.is_main():
+            print(_run_line(result.summary))
         return 0
     except SearchInterrupted as e:
         print(str(e), file=sys.stderr)

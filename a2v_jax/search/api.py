@@ -9,6 +9,16 @@ shows progress (a bar on a terminal, a line every few seconds otherwise), writes
 and then, and reacts to Ctrl-C / SIGTERM: the checkpoint is written and the run stops, to be
 continued with `resume` (bit for bit the same result as an uninterrupted run). The run folder is
 written to `<out>.partial` and swapped in for `<out>` only when complete (`a2v_jax.rundir`).
+
+Several processes (`a2v_jax.distributed`, e.g. one per host) run one search together when JAX's
+distributed runtime joined them: each calls `run_search` with the same spec, the seeds are split
+over a mesh of every process's devices, and process 0 alone writes the run folder and shows
+progress. Each process loads the inputs itself; before anything runs they compare the spec and
+digests of the loaded data (`check_same`), and any error while preparing stops all of them with
+the same message. Between segments they also agree on the next segment's length, on when to
+write a checkpoint and on whether to stop (a signal on any process stops all at the same point).
+Every process reads the checkpoint on `resume`, so the run folder must be on a file system they
+share.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .. import presets, rundir
+from .. import distributed, presets, rundir
 from .._io import write_json
 from ..cli import option
 from ..spaces import get_profile, space_key
@@ -88,6 +98,9 @@ class SearchSpec:
 
 # Spec fields that may differ when a run is resumed (they do not change what is computed).
 RESUMABLE = frozenset({"out", "overwrite", "resume", "plots", "quiet", "checkpoint_seconds", "devices"})
+# Spec fields whose text may differ between the processes of one run: only process 0 prints, and
+# input files are compared by what they hold (the paths may differ from host to host).
+PER_PROCESS = frozenset({"quiet", "embeddings", "benchmark", "neighbours"})
 
 
 @dataclass
@@ -196,16 +209,23 @@ def run_search(spec: SearchSpec | None = None, /, **fields: Any) -> SearchResult
     stopped (Ctrl-C, SIGTERM) with an `out` folder.
     """
     spec = SearchSpec(**fields) if spec is None else dataclasses.replace(spec, **fields)
-    status = _Status(not spec.quiet)
-    if spec.out is not None:
-        rundir.Staging.check(spec.out, KIND, overwrite=spec.overwrite, resume=spec.resume)
-    plan = plan_search(spec)
+    main = distributed.is_main()
+    status = _Status(not spec.quiet and main)
+    with distributed.together("preparing the search"):
+        if spec.out is not None and main:
+            rundir.Staging.check(spec.out, KIND, overwrite=spec.overwrite, resume=spec.resume)
+        plan = plan_search(spec)
+        mesh = _mesh(spec)
+    _check_same_everywhere(plan)
     staging = None
-    if spec.out is not None:
-        staging = rundir.Staging.open(spec.out, KIND, overwrite=spec.overwrite, resume=spec.resume)
-        _check_resumable(staging, plan.spec)
-        write_json(staging.path / "config.json", {"spec": plan.spec.to_json(), "method_config": dataclasses.asdict(plan.config)})
-    raw, timing = _execute(plan, staging, status)
+    with distributed.together("opening the run folder"):
+        if spec.out is not None and main:
+            staging = rundir.Staging.open(spec.out, KIND, overwrite=spec.overwrite, resume=spec.resume)
+            _check_resumable(staging, plan.spec)
+            write_json(staging.path / "config.json", {"spec": plan.spec.to_json(), "method_config": dataclasses.asdict(plan.config)})
+    ckpt_path = None if spec.out is None else rundir.partial_path(spec.out) / checkpoint.NAME
+    resumed = staging.resumed if staging is not None else spec.resume
+    raw, timing = _execute(plan, mesh, ckpt_path, resumed, status)
     result = _summarise(plan, raw, timing)
     if staging is not None:
         paths = result.save(staging.path, plots=spec.plots)
@@ -213,6 +233,32 @@ def run_search(spec: SearchSpec | None = None, /, **fields: Any) -> SearchResult
         staging.commit(method=plan.spec.method, space=plan.spec.space, dataset=plan.spec.dataset)
         status.say(f"wrote {', '.join(p.name for p in paths)} to {spec.out}")
     return result
+
+
+def _mesh(spec: SearchSpec):
+    """The device mesh: --devices K, or, with several processes, every process's devices."""
+    if not distributed.multi():
+        return make_mesh(spec.devices) if spec.devices else None
+    total = len(jax.devices())
+    if spec.devices not in (None, total):
+        raise ValueError(
+            f"with {distributed.process_count()} processes the seeds are split over all {total} devices; "
+            f"leave out --devices (got {spec.devices})"
+        )
+    return make_mesh(None)
+
+
+def _check_same_everywhere(plan: Plan) -> None:
+    """Refuse a multi-process run whose processes were given different options or data."""
+    if not distributed.multi():
+        return
+    values: dict[str, Any] = {k: v for k, v in plan.spec.to_json().items() if k not in PER_PROCESS}
+    values["method_config"] = dataclasses.asdict(plan.config)
+    problem = plan.data.problem
+    for name in ("features", "reward", "test", "cost", "neighbours"):
+        values[f"data:{name}"] = np.asarray(getattr(problem, name))
+    values["data:budget"] = [float(np.asarray(problem.max_time)), problem.max_queries]
+    distributed.check_same(values, "arguments or input files")
 
 
 def _check_resumable(staging: rundir.Staging, spec: SearchSpec) -> None:
@@ -229,13 +275,17 @@ def _check_resumable(staging: rundir.Staging, spec: SearchSpec) -> None:
         raise rundir.RunFolderError(f"{staging.path} holds a search with other options ({listed}); resume with the same options")
 
 
-def _execute(plan: Plan, staging: rundir.Staging | None, status: _Status) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Run every seed batch in segments; returns the raw traces (seed order) and timings."""
+def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
+             status: _Status) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Run every seed batch in segments; returns the raw traces (seed order) and timings.
+
+    ckpt_path: the run's checkpoint file (None: no run folder); read back only when `resumed`.
+    """
     spec = plan.spec
+    main = distributed.is_main()
     seed_ids = np.arange(spec.base_seed, spec.base_seed + spec.seeds)
     batch = min(spec.seeds, spec.seed_batch or spec.seeds)
     starts = list(range(0, spec.seeds, batch))
-    mesh = make_mesh(spec.devices) if spec.devices else None
     runner = BatchedRun(plan.module, plan.data.problem, plan.config, batch, mesh, spec.seed_chunk)
     status.say(
         f"{spec.space}/{spec.dataset} {spec.method} ({spec.preset}): {spec.seeds} seeds"
@@ -244,41 +294,52 @@ def _execute(plan: Plan, staging: rundir.Staging | None, status: _Status) -> tup
         f"{plan.data.problem.num_cells:,} cells"
         f"{f' ({plan.data.missing:,} without results left out)' if plan.data.missing else ''}, "
         f"{jax.devices()[0].platform} x{1 if mesh is None else mesh.size}"
+        f"{f' over {distributed.process_count()} processes' if distributed.multi() else ''}"
     )
     t0 = time.perf_counter()
     status.say("compiling ...")
     compile_s = runner.compile(seed_keys(seed_ids[:batch]))
     status.say(f"compiled in {compile_s:.1f} s")
 
-    ckpt_path = None if staging is None else staging.path / checkpoint.NAME
     parts: list[dict[str, np.ndarray]] = []
     first, states = 0, None
-    if ckpt_path is not None and ckpt_path.exists():
-        template = runner.init(seed_keys(seed_ids[:batch]))
-        parts, first, states = checkpoint.load(ckpt_path, template)
-        if states is not None:
-            states = runner.place(states)
+    found = ckpt_path is not None and resumed and ckpt_path.exists()
+    shared = f"resuming needs {ckpt_path} on a file system that every process shares"
+    distributed.check_same({"checkpoint found": found}, "views of the checkpoint", hint=shared)
+    if found:
+        template = runner.init(seed_keys(seed_ids[:batch]))  # on every process: it runs on the mesh
+        with distributed.together("reading the checkpoint"):
+            parts, first, states = checkpoint.load(ckpt_path, template)
+        distributed.check_same({"checkpoint": [first, len(parts), states is None]}, "views of the checkpoint",
+                               hint=shared)
+    if states is not None:
+        states = runner.place(states)
+    if found:
         status.say(f"resuming from {ckpt_path}: {len(parts)} of {len(starts)} seed batches done")
 
     run_t0 = time.perf_counter()
-    previous = _on_sigterm()
+    previous = None if distributed.multi() else _on_sigterm()
     b = first
     try:
-        for b in range(first, len(starts)):
-            ids = seed_ids[starts[b]:starts[b] + batch]
-            if states is None:
-                states = runner.init(seed_keys(ids))
-            label = f"batch {b + 1}/{len(starts)}" if len(starts) > 1 else f"{spec.seeds} seeds"
-            states = _run_batch(runner, states, status, label, (b, len(starts)), ckpt_path, parts, spec.checkpoint_seconds)
-            parts.append(report.raw_traces(runner.finish(states, len(ids)), plan.module))
-            states = None
-            if ckpt_path is not None and b + 1 < len(starts):
-                checkpoint.save(ckpt_path, parts, b + 1, None)
+        with distributed.StopFlag() as stop:
+            for b in range(first, len(starts)):
+                ids = seed_ids[starts[b]:starts[b] + batch]
+                if states is None:
+                    states = runner.init(seed_keys(ids))
+                label = f"batch {b + 1}/{len(starts)}" if len(starts) > 1 else f"{spec.seeds} seeds"
+                states = _run_batch(runner, states, status, label, (b, len(starts)), ckpt_path, parts,
+                                    spec.checkpoint_seconds, stop)
+                parts.append(runner.to_host(report.trace_arrays(states, plan.module), len(ids)))
+                states = None
+                if ckpt_path is not None and b + 1 < len(starts) and main:
+                    checkpoint.save(ckpt_path, parts, b + 1, None)
     except KeyboardInterrupt:
         status.close()
-        if ckpt_path is None:
+        if ckpt_path is None or stop.forced:
             raise
-        checkpoint.save(ckpt_path, parts, b, states)
+        host_states = None if states is None else distributed.to_host(states)
+        if main:
+            checkpoint.save(ckpt_path, parts, b, host_states)
         raise SearchInterrupted(
             f"interrupted: {len(parts)} of {len(starts)} seed batches finished; checkpoint written to {ckpt_path}; "
             f"continue with --resume (same options)"
@@ -290,12 +351,18 @@ def _execute(plan: Plan, staging: rundir.Staging | None, status: _Status) -> tup
     run_s = time.perf_counter() - run_t0
     raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     raw["index"] = plan.data.to_benchmark_index(raw["index"])
-    return raw, {"compile_seconds": compile_s, "run_seconds": run_s, "seconds": time.perf_counter() - t0}
+    return raw, {"compile_seconds": compile_s, "run_seconds": run_s, "seconds": time.perf_counter() - t0,
+                 "devices": 1 if mesh is None else int(mesh.size)}
 
 
 def _run_batch(runner: BatchedRun, states: Any, status: _Status, label: str, position: tuple[int, int],
-               ckpt_path: Path | None, parts: list, every: float) -> Any:
-    """Segments of about SEGMENT_SECONDS until every seed of the batch is done."""
+               ckpt_path: Path | None, parts: list, every: float, stop: distributed.StopFlag) -> Any:
+    """Segments of about SEGMENT_SECONDS until every seed of the batch is done.
+
+    With several processes the next segment's length, whether to checkpoint now and whether to
+    stop are decided from every process's view (one small all-gather a segment), so that all of
+    them take the same path through this loop.
+    """
     steps, started, saved = 1, time.perf_counter(), time.perf_counter()
     b, total = position
     done, share = runner.status(states)
@@ -305,10 +372,18 @@ def _run_batch(runner: BatchedRun, states: Any, status: _Status, label: str, pos
         done, share = runner.status(new)  # waits for the segment
         states = new
         dt = time.perf_counter() - t
+        due = ckpt_path is not None and not done and time.perf_counter() - saved > every
+        if distributed.multi():
+            views = distributed.gather_values(np.array([stop.raised, dt, due], np.float32))
+            if views[:, 0].any():
+                raise KeyboardInterrupt
+            dt, due = float(views[:, 1].max()), bool(views[0, 2])
         status.progress(label, (b + share) / total, started)
         steps = max(1, min(2 * steps, int(steps * SEGMENT_SECONDS / max(dt, 1e-3))))
-        if ckpt_path is not None and not done and time.perf_counter() - saved > every:
-            checkpoint.save(ckpt_path, parts, b, states)
+        if due:
+            host_states = distributed.to_host(states)
+            if distributed.is_main():
+                checkpoint.save(ckpt_path, parts, b, host_states)
             saved = time.perf_counter()
     return states
 
@@ -351,7 +426,8 @@ def _summarise(plan: Plan, raw: dict[str, np.ndarray], timing: dict[str, float])
             "test_column": profile_ds.test if profile_ds else bench.metadata.get("roles", {}).get("test", "test"),
             "seconds": timing["seconds"],
             "timing": {"compile_seconds": timing["compile_seconds"], "run_seconds": timing["run_seconds"]},
-            "devices": spec.devices or 1,
+            "devices": timing["devices"],
+            "processes": distributed.process_count(),
             "platform": jax.devices()[0].platform,
             "config": dataclasses.asdict(plan.config),
             "benchmark_metadata": {k: v for k, v in bench.metadata.items() if isinstance(v, (str, int, float, dict, list))},

@@ -19,6 +19,13 @@ Chunks of equal size, each a whole number of blocks, tile [0, N) with the last o
 end at N (NB201: four chunks of 3,968 cells; NB101: 104 of 4,096); cells seen twice change
 nothing. One chunk body and one recompute body keep the compiled program small.
 
+On an accelerator the same bound holds: the largest array a query creates is one [seeds, chunk]
+slab of distances (8 MB for 500 seeds at 4,096 cells, 131 MB at 65,536), never [seeds, N], and
+the whole scan runs inside the compiled search loop (no transfer to the host per query). The
+chunk is a setting (REINFORCE's `chunk`) because the best size differs by device: small for a
+CPU's cache, larger on an accelerator, where each scan step costs a kernel launch;
+`benchmarks/device_check.py` times NB101-sized REINFORCE at both sizes.
+
 `skip_nearest` reproduces the published NB201 code: it ranks all cells by distance, visited or
 not, always discards rank 0, and takes the first unvisited cell after it. So when the very
 nearest cell is unvisited the second-nearest unvisited cell is chosen instead; when it is visited

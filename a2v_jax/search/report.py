@@ -41,14 +41,19 @@ def incumbent_indices(index: np.ndarray, reward: np.ndarray) -> np.ndarray:
     return np.where(valid & (pos >= 0), inc, -1)
 
 
-def raw_traces(states: Any, strategy: Any = None) -> dict[str, np.ndarray]:
-    """The Trace fields of a finished batch of states as host arrays, plus the strategy's
-    `trace_extras` (per-seed values it wants saved beside the trace)."""
+def trace_arrays(states: Any, strategy: Any = None) -> dict[str, Any]:
+    """The Trace fields of a batch of states, plus the strategy's `trace_extras` (per-seed values
+    it wants saved beside the trace), as they are (on device, possibly sharded)."""
     tr = states.trace
-    out = {k: np.asarray(getattr(tr, k)) for k in TRACE_KEYS}
+    out = {k: getattr(tr, k) for k in TRACE_KEYS}
     if strategy is not None and hasattr(strategy, "trace_extras"):
-        out.update({k: np.asarray(v) for k, v in strategy.trace_extras(states).items()})
+        out.update(strategy.trace_extras(states))
     return out
+
+
+def raw_traces(states: Any, strategy: Any = None) -> dict[str, np.ndarray]:
+    """`trace_arrays` of a finished batch of states as host arrays."""
+    return {k: np.asarray(v) for k, v in trace_arrays(states, strategy).items()}
 
 
 def complete_traces(raw: dict[str, np.ndarray], benchmark: Any) -> dict[str, np.ndarray]:

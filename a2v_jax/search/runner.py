@@ -33,6 +33,11 @@ other inside a loop (a loop whose condition is reduced over all devices makes ev
 collective at every iteration of every nested loop; DNGO's nested loops deadlocked that way with two
 or more seeds a device). The problem is replicated on every device.
 
+The mesh may span several processes (`a2v_jax.distributed`: one per host, joined by
+`jax.distributed`). Then every process runs these same calls on the same host values (keys,
+checkpointed states), `a2v_jax.distributed.put` places each process's share on its own devices,
+and `to_host` gathers a result from all of them (a collective: every process calls it).
+
 Results do not depend on the batch, the chunking or the sharding: each seed is a function of its
 key, `fold_in(PRNGKey(base), seed id)`.
 """
@@ -48,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import distributed
 from .problem import Problem
 
 ALL_STEPS = 1 << 30  # "run to the end" in one segment
@@ -183,7 +189,8 @@ class BatchedRun:
         self.chunked = self.chunk < self.total
         if mesh is not None:
             self._key_sharding = NamedSharding(mesh, _seed_spec(mesh, self.chunked))
-            problem = jax.device_put(problem, NamedSharding(mesh, PartitionSpec()))
+            self._replicated = NamedSharding(mesh, PartitionSpec())
+            problem = distributed.put(problem, self._replicated)
         self.problem = problem
         self._static = dict(strategy=strategy, config=config, chunked=self.chunked, mesh=mesh)
         self._compiled: dict[str, Any] = {}
@@ -198,14 +205,18 @@ class BatchedRun:
         if self.chunked:
             keys = keys.reshape(self.total // self.chunk, self.chunk, *keys.shape[1:])
         if self.mesh is not None:
-            keys = jax.device_put(keys, self._key_sharding)
+            keys = distributed.put(keys, self._key_sharding)
         return keys
 
     def place(self, states: Any) -> Any:
         """States read back from a checkpoint, placed like `init`'s output."""
         if self.mesh is None:
             return jax.tree_util.tree_map(jnp.asarray, states)
-        return jax.device_put(states, self._key_sharding)
+        return distributed.put(states, self._key_sharding)
+
+    def _steps(self, steps: int) -> jax.Array:
+        value = np.int32(min(int(steps), ALL_STEPS))
+        return jnp.asarray(value) if self.mesh is None else distributed.put(value, self._replicated)
 
     def compile(self, example_keys: jax.Array | None = None) -> float:
         """Compile init, advance and status ahead of time; returns the seconds it took."""
@@ -213,7 +224,7 @@ class BatchedRun:
         t0 = time.perf_counter()
         init = _init.lower(keys, self.problem, **self._static).compile()
         states = init(keys, self.problem)
-        steps = jnp.asarray(1, jnp.int32)
+        steps = self._steps(1)
         advance = _advance.lower(states, self.problem, steps, **self._static).compile()
         status = _status.lower(states, self.problem, chunked=self.chunked, mesh=self.mesh).compile()
         self._compiled = {"init": init, "advance": advance, "status": status}
@@ -226,7 +237,7 @@ class BatchedRun:
         return _init(arranged, self.problem, **self._static)
 
     def advance(self, states: Any, steps: int) -> Any:
-        steps = jnp.asarray(min(int(steps), ALL_STEPS), jnp.int32)
+        steps = self._steps(steps)
         if "advance" in self._compiled:
             return self._compiled["advance"](states, self.problem, steps)
         return _advance(states, self.problem, steps, **self._static)
@@ -246,6 +257,14 @@ class BatchedRun:
         if n < self.total:
             states = jax.tree_util.tree_map(lambda x: x[:n], states)
         return states
+
+    def to_host(self, tree: Any, n: int) -> Any:
+        """Numpy copies of arrays in the run's arrangement (e.g. picked from its states), one row
+        per key (the first `n`), gathered from every process of a multi-process mesh."""
+        tree = distributed.to_host(tree)
+        if self.chunked:
+            tree = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), tree)
+        return jax.tree_util.tree_map(lambda x: x[:n], tree)
 
     def __call__(self, keys: jax.Array) -> Any:
         """All seeds of `keys` to the end of their budgets, in one segment."""
