@@ -286,7 +286,8 @@ class FakeModel:
 
     space = "nb201"
 
-    def encode(self, adjacency, ops):
+    def encode(self, cells):
+        adjacency, ops = cells  # a batch as an (adjacency, ops) pair
         return np.eye(7, dtype=np.float32)[np.asarray(ops, dtype=np.int64)]
 
     def decode(self, z):

@@ -240,16 +240,21 @@ def walk_figure(result: dict, cells, op_names: Sequence[str], title: str, max_wa
 
 
 def interpolation_figure(result: dict, op_names: Sequence[str], title: str):
-    """The decodings along the segment between two cells' latent codes."""
+    """The decodings along the segment between two cells' latent codes (red: what changed from the
+    decoding before)."""
     k = len(result["t"])
     panel = _panel_width(np.asarray(result["adjacency"]), np.asarray(result["ops"]))
     fig, _ = _figure((panel * k + 0.5, 2.1), 1)
     fig.clear()
     axes = fig.subplots(1, k, squeeze=False)[0]
+    ops = np.asarray(result["ops"])
+    adj = np.asarray(result["adjacency"]).astype(bool)
     for i in range(k):
         cell = result["cell"][i]
         state = f"#{cell}" if cell >= 0 else ("valid, new" if result["valid"][i] else "invalid")
-        draw_cell(axes[i], op_names, np.asarray(result["adjacency"][i]), np.asarray(result["ops"][i]),
+        prev = max(i - 1, 0)  # decodings share the vertex numbering: changes are read position by position
+        draw_cell(axes[i], op_names, adj[i], ops[i], np.flatnonzero(ops[i] != ops[prev]),
+                  np.argwhere(adj[i] & ~adj[prev]), np.argwhere(adj[prev] & ~adj[i]),
                   title=f"t={result['t'][i]:.2f}\n{state}")
     fig.suptitle(f"{title}: decoded interpolation from cell {result['from']} to cell {result['to']}", fontsize=9)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.72, bottom=0.02, wspace=0.08)

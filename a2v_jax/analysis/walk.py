@@ -13,9 +13,10 @@ takes them) are decoded, and each decoding is checked for validity and looked up
 The model comes from `a2v_jax.pretrain.load_model(run_dir)`; `load_model` below is the one place
 that touches it, so the analysis depends only on this interface:
 
-    model.space                     the space's name
-    model.encode(adjacency, ops)    -> z float [B, n, d] (per-vertex latent means)
-    model.decode(z)                 -> (ops int8 [B, n], adjacency uint8 [B, n, n])
+    model.space                      the space's name
+    model.encode((adjacency, ops))   -> z float [B, n, d] (per-vertex latent means) of a batch of
+                                        cells given as an (adjacency [B, n, n], ops [B, n]) pair
+    model.decode(z)                  -> (ops int8 [B, n], adjacency uint8 [B, n, n])
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def interpolation(model: Any, space: SearchSpace, cells: CellSet, a: int, b: int
     if model_space != space.name:
         raise ValueError(f"the model was pretrained on {model_space}, the analysis is on {space.name}")
     pair = np.array([a, b])
-    z = np.asarray(model.encode(cells.adjacency[pair], cells.ops[pair]), dtype=np.float32)
+    z = np.asarray(model.encode((cells.adjacency[pair], cells.ops[pair])), dtype=np.float32)
     if z.ndim != 3 or z.shape[:2] != (2, cells.ops.shape[1]):
         raise ValueError(f"model.encode returned {z.shape}, expected [2, {cells.ops.shape[1]}, d]")
     t = np.linspace(0.0, 1.0, points, dtype=np.float32)
