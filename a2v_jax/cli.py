@@ -106,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser | Any, cls: type, exclude: Ite
         tp, optional = _unwrap(hints[f.name])
         default = _default(f)
         help_text = meta["help"]
-        if default not in (None, dataclasses.MISSING, False) and not isinstance(default, dict):
+        if default is not None and default is not dataclasses.MISSING and default is not False and not isinstance(default, dict):
             help_text = f"{help_text} (default: {default})" if help_text else f"default: {default}"
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool and not optional and default is False:

@@ -9,6 +9,7 @@ configuration).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -58,12 +59,11 @@ def pretrained_embeddings(out: Path, space: str = "nb201", preset: str = "refere
     command = f"python -m a2v_jax.pretrain --space {space} --preset {preset} --seed {seed} --out {shown_path(out)}"
     emb = out / "embeddings.npz"
     saved = out / "config.json"
-    wanted = {k: v for k, v in config.resolved().to_dict().items() if k not in ("progress", "resume", "overwrite")}
+    wanted = {k: v for k, v in config.to_dict().items() if k not in ("progress", "resume", "overwrite")}
     if emb.exists() and (out / "metrics.json").exists() and saved.exists():
         got = json.loads(saved.read_text())
         if all(got.get(k) == v for k, v in wanted.items()):
             return emb, f"{command} (re-used)"
     print(f"pretraining for the embeddings: {command}", flush=True)
-    config.overwrite = True
-    pretrain_run(config)
+    pretrain_run(dataclasses.replace(config, overwrite=True))
     return emb, command

@@ -1,6 +1,16 @@
-"""Pretraining speed: training steps/s at batch 32 and whole-space embedding export time.
+"""Pretraining speed: K seeds as one computation, training steps/s at batch 32, embedding export.
 
-    python benchmarks/bench_pretrain.py [--repeats 5] [--steps 500] [--published /path/to/python]
+    python benchmarks/bench_pretrain.py [--members 1 2 4 8 16] [--all-in 8] [--repeats 5] [--steps 500]
+                                        [--published /path/to/python --published-repo DIR]
+
+All in (`--all-in K`): the default NB201 pretraining (`python -m a2v_jax.pretrain`, 10 epochs,
+reference preset) as a fresh process, once with one seed and once with `--seeds K`, in the same
+run: wall clock including start-up, compilation, training, validity / uniqueness of 10,000
+prior samples per seed, embedding export and files. The ratio K seeds / one seed is the figure.
+
+Members (`--members`): training steps/s x members of the compiled chunk for K members of the
+default NB201 model (compile excluded), both ways of batching them inside one compiled call:
+`map` (one member at a time, `member_block` 1, the default on CPU) and `vmap` (all K at once).
 
 Training speed is measured on cells shaped like each space (NB101: 7 vertices, 5 ops; NB201: 8, 7;
 DARTS: 11, 11), with the scanned, jitted training chunk `python -m a2v_jax.pretrain` runs, compile
@@ -34,7 +44,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +51,9 @@ sys.path.insert(0, str(ROOT))
 
 from a2v_jax import _io  # noqa: E402
 from a2v_jax.graphs import graph_set  # noqa: E402
-from a2v_jax.model import ModelConfig  # noqa: E402
-from a2v_jax.trainer import Trainer  # noqa: E402
+from a2v_jax.pretrain import PretrainConfig, make_program  # noqa: E402
+from a2v_jax.pretrain.run import load_cells, member_inputs  # noqa: E402
+from a2v_jax.pretrain.train import advance_members, embed_members, init_members  # noqa: E402
 
 SHAPES = {"nb101": (7, 5), "nb201": (8, 7), "darts": (11, 11)}
 PUBLISHED_STEPS_PER_S = {"nb101": 148.0, "nb201": 157.0}  # REFERENCE.md, this machine kind
@@ -66,22 +76,71 @@ def synthetic_cells(count: int, n: int, k: int, seed: int = 0) -> tuple[np.ndarr
     return adj.astype(np.uint8), ops
 
 
-def time_training(space: str, steps: int, repeats: int, train_mode: bool, cells: int = 20_000) -> dict:
-    n, k = SHAPES[space]
-    data = graph_set(synthetic_cells(cells, n, k), k)
-    trainer = Trainer(ModelConfig.for_model("arch2vec", n, k), batch_size=32, chunk_steps=steps)
-    state = trainer.init(0, data)
-    batches, masks = trainer.epoch_order(state, jnp.arange(cells), 0, reshuffle=False)
-    batches, masks = batches[:steps], masks[:steps]
-    compile_s = trainer.compile_chunk(state, data, batches, masks, train_mode)
+def _members_program(data, members: int, steps: int, block: int | None, **config):
+    cfg = PretrainConfig(seeds=members, chunk_steps=steps, member_block=block, **config)
+    program = make_program(cfg, data, None, members)
+    keys, hypers = member_inputs(cfg.members(), members)
+    return program, init_members(program, data, keys, hypers), hypers
+
+
+def time_chunk(program, states, data, hypers, start: int, steps: int, repeats: int) -> dict:
+    """Median steps/s of `repeats` chunks of `steps` steps from global step `start` (compile excluded)."""
+    t0 = time.perf_counter()
+    advance_members.lower(program, states, data, hypers, start, start + steps).compile()
+    compile_s = time.perf_counter() - t0
     rates = []
     for _ in range(repeats):
-        state = state.replace(position=jnp.zeros((), jnp.int32))
         t0 = time.perf_counter()
-        state, losses = trainer.train_chunk(state, data, batches, masks, train_mode)
-        losses.block_until_ready()
+        advance_members(program, states, data, hypers, start, start + steps).step.block_until_ready()
         rates.append(steps / (time.perf_counter() - t0))
     return {"median": statistics.median(rates), "runs": [round(r, 1) for r in rates], "compile_seconds": round(compile_s, 2)}
+
+
+def time_training(space: str, steps: int, repeats: int, train_mode: bool, cells: int = 20_000) -> dict:
+    """One member on cells shaped like `space`; eval mode is the published loop after epoch 1."""
+    n, k = SHAPES[space]
+    data = graph_set(synthetic_cells(cells, n, k), k)
+    program, states, hypers = _members_program(data, 1, steps, None, epochs=2)
+    start = 0 if train_mode else program.num_batches  # epoch 2 runs in eval mode
+    return time_chunk(program, states, data, hypers, start, steps, repeats)
+
+
+def time_members(counts: list[int], steps: int, repeats: int) -> dict:
+    """Steps/s x members on the real NB201 cells, train mode, for `map` and `vmap` batching."""
+    _, cells = load_cells(PretrainConfig())
+    data = graph_set(cells, 7)
+    out = {}
+    for k in counts:
+        row = {}
+        for way, block in (("map", 1), ("vmap", k)):
+            if way == "vmap" and k == 1:
+                row[way] = row["map"]
+                continue
+            program, states, hypers = _members_program(data, k, steps, block)
+            timing = time_chunk(program, states, data, hypers, 0, steps, repeats)
+            row[way] = {**timing, "member_steps_per_second": round(k * timing["median"], 1)}
+        out[str(k)] = row
+        print(f"  {k:3d} members: map {row['map']['member_steps_per_second']:7.1f}  vmap "
+              f"{row['vmap']['member_steps_per_second']:7.1f} member-steps/s", flush=True)
+    return out
+
+
+def time_all_in(members: int) -> dict:
+    """Wall seconds of `python -m a2v_jax.pretrain` with one seed and with `members` seeds."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in (1, members):
+            cmd = [sys.executable, "-m", "a2v_jax.pretrain", "--seeds", str(k), "--out", str(Path(tmp) / f"k{k}"),
+                   "--no-progress"]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            metrics = json.loads((Path(tmp) / f"k{k}" / ("metrics.json" if k == 1 else "seed-0/metrics.json")).read_text())
+            out[str(k)] = {"wall_seconds": round(wall, 1), "compile_seconds": metrics["compile_seconds"],
+                           "train_seconds_per_seed": metrics["total_train_seconds"]}
+            print(f"  all in, {k} seed(s): {wall:.1f} s", flush=True)
+    out["ratio"] = round(out[str(members)]["wall_seconds"] / out["1"]["wall_seconds"], 2)
+    return out
 
 
 def time_embedding(repeats: int, count: int = 423_624) -> dict:
@@ -89,16 +148,14 @@ def time_embedding(repeats: int, count: int = 423_624) -> dict:
     t0 = time.perf_counter()
     data = graph_set(synthetic_cells(count, n, k, seed=1), k)
     prep = time.perf_counter() - t0
-    trainer = Trainer(ModelConfig.for_model("arch2vec", n, k), batch_size=32, eval_batch=4096)
-    state = trainer.init(0, data)
-    index = jnp.arange(count)
-    np.asarray(trainer.embed(state, data, index))  # compile
+    program, states, _ = _members_program(data, 1, 1, None, eval_batch=4096)
+    np.asarray(embed_members(program, states, data))  # compile
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        emb = np.asarray(trainer.embed(state, data, index))
+        emb = np.asarray(embed_members(program, states, data))
         times.append(time.perf_counter() - t0)
-    assert emb.shape == (count, 16)
+    assert emb.shape == (1, count, 16)
     return {"cells": count, "median_seconds": round(statistics.median(times), 2), "runs": [round(t, 2) for t in times],
             "graph_set_seconds": round(prep, 2)}
 
@@ -171,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--steps", type=int, default=500, help="training steps per timed chunk")
-    p.add_argument("--spaces", nargs="+", default=["nb101", "nb201", "darts"], choices=sorted(SHAPES))
+    p.add_argument("--spaces", nargs="*", default=["nb101", "nb201", "darts"], choices=sorted(SHAPES))
+    p.add_argument("--members", nargs="*", type=int, default=[1, 2, 4, 8, 16],
+                   help="member counts for the steps/s x members table (none: skip)")
+    p.add_argument("--all-in", type=int, default=8, help="K of the all-in comparison with one seed (0: skip)")
     p.add_argument("--no-embedding", action="store_true", help="skip the 423,624-cell embedding export timing")
     p.add_argument("--published", default=None, help="python interpreter with torch, to time the published step too")
     p.add_argument("--published-repo", default=None, help="checkout of the published arch2vec code (with models/, utils/)")
@@ -187,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": 32, "steps_per_chunk": args.steps, "repeats": args.repeats,
         "published_reference_steps_per_s": PUBLISHED_STEPS_PER_S, "training": {}, "published_measured": {},
     }
+    if args.all_in:
+        print(f"all in: the default NB201 pretraining, one seed and {args.all_in} seeds")
+        results["all_in"] = time_all_in(args.all_in)
+    if args.members:
+        print(f"steps/s x members, NB201, train mode, {args.steps}-step chunks")
+        results["members"] = time_members(args.members, args.steps, args.repeats)
     rows = []
     for space in args.spaces:
         entry = {mode: time_training(space, args.steps, args.repeats, mode == "train") for mode in ("train", "eval")}
@@ -202,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["load_average_end"] = os.getloadavg()
     _io.write_json(args.out, results)
 
+    if "all_in" in results:
+        a = results["all_in"]
+        print(f"all in: 1 seed {a['1']['wall_seconds']:.1f} s, {args.all_in} seeds {a[str(args.all_in)]['wall_seconds']:.1f} s "
+              f"({a['ratio']:.2f}x)")
     print(f"training steps/s at batch 32 (median of {args.repeats} x {args.steps} steps, compile excluded)")
     print(f"{'space':6} {'mode':5} {'a2v_jax':>9} {'published':>10} {'ratio':>6}   runs")
     for space, entry, published, measured in rows:

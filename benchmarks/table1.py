@@ -1,19 +1,21 @@
 """Paper Table 1 (pretraining: reconstruction accuracy, validity, uniqueness), measured here.
 
     python benchmarks/table1.py --spaces nb201 nb101 --models arch2vec arch2vec-nokl gae vgae \
-        --presets reference fixed --seeds 0
+        --presets reference fixed --seeds 5
 
-Each (space, model, preset, seed) is one `a2v_jax.pretrain.run` with the paper's settings, written
-to runs/table1/<space>-<model>-<preset>-seed<seed>/. A run folder that already holds a finished
-run (metrics.json) is read instead of trained again, and an interrupted one is resumed, so the
-table can be built up over several sessions. `--aggregate-only` just reads what is there.
+Each (space, model, preset) row is ONE `a2v_jax.pretrain.run` of `--seeds` seeds (from
+`--first-seed`) trained as one computation with the paper's settings, written to
+runs/table1/<space>-<model>-<preset>-seeds<a>-<b>/ (a batch folder: seed-<s>/ per seed and
+summary.json). A folder that already holds the finished batch is read instead of trained again,
+and an interrupted one is resumed, so the table can be built up over several sessions.
+`--aggregate-only` just reads what is there. Each row records its wall time.
 
 Columns, all in percent, final epoch, held-out cells for accuracies:
 - `acc`: exact reconstruction of whole cells (the paper's definition); `op` / `edge`: the
   published per-element accuracies;
 - `valid` / `uniq`: validity and uniqueness by the space's own `is_valid` and graph hash;
 - `valid*` / `uniq*`: the same with the published checks (NB201: ops only; see
-  `a2v_jax.pretrain_metrics`), which is what the paper's numbers were computed with.
+  `a2v_jax.pretrain.metrics`), which is what the paper's numbers were computed with.
 Over several seeds, cells show the mean (and the standard deviation in the JSON).
 
 Writes benchmarks/results/table1.json and benchmarks/results/table1.md (paper numbers beside).
@@ -28,13 +30,18 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from a2v_jax import _io  # noqa: E402
 from a2v_jax.model import MODEL_NAMES  # noqa: E402
-from a2v_jax.pretrain import PRESETS, PretrainConfig, load_cells, run, split_cells  # noqa: E402
-from a2v_jax.pretrain_metrics import decodable  # noqa: E402
+from a2v_jax.presets import PRESETS  # noqa: E402
+from a2v_jax.pretrain import PretrainConfig, load_cells, run  # noqa: E402
+from a2v_jax.pretrain.metrics import decodable  # noqa: E402
+from a2v_jax.pretrain.run import num_train_cells  # noqa: E402
+from a2v_jax.rundir import partial_path, read_kind  # noqa: E402
 
 # Paper Table 1: (reconstruction accuracy, validity, uniqueness) in percent.
 PAPER = {
@@ -68,23 +75,29 @@ SPACE_NOTES = {
 SPACE_TITLES = {"nb101": "NAS-Bench-101", "nb201": "NAS-Bench-201", "darts": "DARTS"}
 
 
-def run_dir(root: Path, space: str, model: str, preset: str, seed: int) -> Path:
-    return root / f"{space}-{model}-{preset}-seed{seed}"
+def run_dir(root: Path, space: str, model: str, preset: str, first: int, seeds: int) -> Path:
+    return root / f"{space}-{model}-{preset}-seeds{first}-{first + seeds - 1}"
 
 
-def ensure_run(root: Path, space: str, model: str, preset: str, seed: int, aggregate_only: bool, progress: bool) -> dict | None:
-    out = run_dir(root, space, model, preset, seed)
-    done = out / "metrics.json"
-    if done.exists():
-        return json.loads(done.read_text())
+def ensure_row(root: Path, space: str, model: str, preset: str, first: int, seeds: int, aggregate_only: bool,
+               progress: bool) -> tuple[list[dict], float | None] | None:
+    """The final metrics of every seed of one row (trained now as one batch unless already there),
+    and the wall seconds the batch took (None when it was read from disk)."""
+    out = run_dir(root, space, model, preset, first, seeds)
+    if read_kind(out) == "pretrain-batch" and (out / "summary.json").exists():
+        labels = json.loads((out / "config.json").read_text())["members"]
+        return [json.loads((out / label / "metrics.json").read_text()) for label in labels], None
     if aggregate_only:
         return None
-    resume = (out / "checkpoint.msgpack").exists()
-    config = PretrainConfig(space=space, model=model, preset=preset, seed=seed, out=str(out), resume=resume, progress=progress)
+    config = PretrainConfig(space=space, model=model, preset=preset, seed=first, seeds=seeds, out=str(out),
+                            resume=partial_path(out).exists(), progress=progress)
     t0 = time.perf_counter()
     result = run(config)
-    print(f"{space} {model} {preset} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
-    return result.metrics
+    wall = time.perf_counter() - t0
+    print(f"{space} {model} {preset} seeds {first}..{first + seeds - 1}: {wall:.0f} s", flush=True)
+    timing = {"wall_seconds": round(wall, 1), "resumed": config.resume}
+    (out / "table1_timing.json").write_text(json.dumps(timing))
+    return [r.metrics for r in result.runs], wall
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -98,6 +111,7 @@ def summarise(runs: list[dict]) -> dict:
                     "values": values}
     out["seeds"] = [r["seed"] for r in runs]
     out["train_seconds"] = statistics.fmean(r["total_train_seconds"] for r in runs)
+    out["members_in_run"] = runs[0].get("members_in_run", 1)
     out["steps_per_second"] = statistics.fmean(r.get("steps_per_second", 0.0) for r in runs)
     return out
 
@@ -107,9 +121,9 @@ def decodable_bounds(spaces: list[str], rounds: int = 4) -> dict:
     equivariant encoder with an inner-product decoder can reconstruct at all."""
     out = {}
     for space in spaces:
-        config = PretrainConfig(space=space).resolved()
+        config = PretrainConfig(space=space)
         _, cells = load_cells(config)
-        _, held = split_cells(len(cells), config)
+        held = np.arange(num_train_cells(len(cells), config.train_fraction), len(cells))
         adj, ops = cells.adjacency[held], cells.ops[held]
         out[space] = {"cells": int(len(held)), "rounds": rounds,
                       "exact": 100.0 * float(decodable(adj, ops, rounds).mean()),
@@ -122,24 +136,28 @@ def markdown(table: dict, spaces: list[str], models: list[str], presets: list[st
              "Percent, final epoch. `acc`: exact reconstruction of held-out cells; `arch`: the same on edges between real "
              "vertices (NB101 padding aside, the decoded architecture); `op`/`edge`: published per-element "
              "accuracies; `valid`/`uniq`: the space's own validity check and graph hash; `valid*`/`uniq*`: the published "
-             "checks (what the paper used). Paper: accuracy / validity / uniqueness from Table 1.", ""]
+             "checks (what the paper used). Paper: accuracy / validity / uniqueness from Table 1. Several seeds: mean +- std "
+             "(sample std); `wall`: seconds the row's one batched run took (compile, training, metrics, export).", ""]
     for space in spaces:
         if space not in table:
             continue
         lines += [f"## {SPACE_TITLES[space]}", "",
-                  "| model | preset | seeds | " + " | ".join(c for c, _ in COLUMNS) + " | paper acc / valid / uniq |",
-                  "|---|---|---|" + "---:|" * len(COLUMNS) + "---|"]
+                  "| model | preset | seeds | " + " | ".join(c for c, _ in COLUMNS) + " | wall | paper acc / valid / uniq |",
+                  "|---|---|---|" + "---:|" * len(COLUMNS) + "---:|---|"]
         for model in models:
             for preset in presets:
                 entry = table[space].get(model, {}).get(preset)
                 if entry is None:
                     continue
-                cells = " | ".join(f"{entry[key]['mean']:.2f}" for _, key in COLUMNS)
+                several = len(entry["seeds"]) > 1
+                cells = " | ".join(f"{entry[key]['mean']:.2f}" + (f" +- {entry[key]['std']:.2f}" if several else "")
+                                   for _, key in COLUMNS)
                 paper = " / ".join(f"{v:.2f}" for v in PAPER[space][model])
-                lines.append(f"| {model} | {preset} | {len(entry['seeds'])} | {cells} | {paper} |")
+                wall = f"{entry['row_wall_seconds']:.0f} s" if "row_wall_seconds" in entry else ""
+                lines.append(f"| {model} | {preset} | {len(entry['seeds'])} | {cells} | {wall} | {paper} |")
         for row in PUBLISHED_CODE_HERE.get(space, []):
             cells = " | ".join(f"{row[key]:.2f}" if key in row else "" for _, key in COLUMNS)
-            lines.append(f"| published code, seed {row['seed']} | (reference) | 1 | {cells} | |")
+            lines.append(f"| published code, seed {row['seed']} | (reference) | 1 | {cells} | | |")
         if space in bounds:
             b = bounds[space]
             lines += ["", f"Decodable at all (held-out last 10% by index, {b['cells']:,} cells): {b['exact']:.2f}% of cells "
@@ -159,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spaces", nargs="+", default=["nb201"], choices=sorted(PAPER))
     p.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     p.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--seeds", type=int, default=5, help="seeds a row, trained as one computation")
+    p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--runs", default=str(ROOT / "runs" / "table1"), help="folder of the run folders")
     p.add_argument("--aggregate-only", action="store_true", help="train nothing; tabulate the finished runs")
     p.add_argument("--quiet", action="store_true")
@@ -171,10 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     for space in args.spaces:
         for model in args.models:
             for preset in args.presets:
-                runs = [m for seed in args.seeds
-                        if (m := ensure_run(root, space, model, preset, seed, args.aggregate_only, not args.quiet)) is not None]
-                if runs:
-                    table.setdefault(space, {}).setdefault(model, {})[preset] = summarise(runs)
+                row = ensure_row(root, space, model, preset, args.first_seed, args.seeds, args.aggregate_only,
+                                 not args.quiet)
+                if row is not None:
+                    entry = summarise(row[0])
+                    timing = run_dir(root, space, model, preset, args.first_seed, args.seeds) / "table1_timing.json"
+                    if timing.exists():
+                        entry["row_wall_seconds"] = json.loads(timing.read_text())["wall_seconds"]
+                    table.setdefault(space, {}).setdefault(model, {})[preset] = entry
 
     # keep entries of earlier invocations (other spaces / models) that this one did not touch
     out = Path(args.out)

@@ -6,12 +6,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from pretrain_helpers import random_dags
+from pretrain_helpers import NB201_ADJ, nb201_space, nb201_subset, random_dags
 
 from a2v_jax.graphs import graph_set, make_batch
 from a2v_jax.model import GraphAutoencoder, ModelConfig
-from a2v_jax.pretrain_metrics import colour_refinement, decodable, reconstruction_counts
+from a2v_jax.pretrain import PretrainConfig, make_program
+from a2v_jax.pretrain.metrics import colour_refinement, decodable, prior_metrics, reconstruction_counts
+from a2v_jax.pretrain.train import Hyper
+from a2v_jax.spaces import get_space
 from a2v_jax.spaces.base import CellSet
+from a2v_jax.spaces.graph_hash import hash_module
 
 # input -> conv3x3 -> output, padded to 7 vertices (4 padding vertices)
 CHAIN = np.zeros((7, 7), np.uint8)
@@ -82,3 +86,76 @@ def test_interchangeable_vertices_get_the_same_embedding_and_an_edge():
     mu = np.asarray(out.mu[-1])
     np.testing.assert_allclose(mu[1], mu[2], rtol=1e-6, atol=1e-6)
     assert float(out.adj_logits[-1, 1, 2]) > 0
+
+
+def _nb201(ops, adj=NB201_ADJ):
+    return np.asarray(adj, np.uint8), np.asarray(ops, np.int8)
+
+
+def test_validity_and_uniqueness_on_hand_made_decodings():
+    a = [0, 1, 2, 3, 4, 5, 1, 6]
+    b = [0, 2, 2, 2, 2, 2, 2, 6]
+    extra = NB201_ADJ.copy()
+    extra[0, 3] = 1
+    samples = [
+        _nb201(a), _nb201(a), _nb201(a), _nb201(b),  # valid, two distinct cells
+        _nb201(a, extra),  # an edge too many: not an NB201 cell, but the published check ignores edges
+        _nb201([0, 6, 2, 3, 4, 5, 1, 6]),  # output op on vertex 1: the published check skips vertex 1
+        _nb201([1, 1, 2, 3, 4, 5, 1, 6]),  # no input first: invalid for both
+        _nb201([0, 1, 2, 0, 4, 5, 1, 6]),  # input op inside the cell: invalid for both
+    ]
+    adj = np.stack([s[0] for s in samples])
+    ops = np.stack([s[1] for s in samples])
+    m = prior_metrics(nb201_space(), ops, adj)
+    assert m["validity"] == 4 / 8 and m["uniqueness"] == 2 / 4
+    assert m["validity_published"] == 6 / 8 and m["uniqueness_published"] == 4 / 6
+    assert m["distinct_decodings"] == 6
+
+
+def test_published_darts_rule_scans_the_rows_the_published_check_scans():
+    darts = get_space("darts")
+    ops = np.array([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]], np.int8)
+    adj = np.zeros((1, 11, 11), np.uint8)
+    for v, src in ((2, 0), (3, 1), (4, 2), (5, 3), (6, 0), (7, 5), (8, 7), (9, 1)):
+        adj[0, src, v] = 1
+    assert darts.is_valid_batch(adj, ops, "published").tolist() == [True]
+    late = adj.copy()
+    late[0, :, 5] = 0
+    late[0, 4, 5] = 1  # vertex 5 fed only by vertex 4: the published check scans rows 0..3
+    assert darts.is_valid_batch(late, ops, "published").tolist() == [False]
+
+
+def test_published_uniqueness_hashes_the_unpruned_decoding():
+    ops = np.array([0, 1, 2, 3, 4, 5, 1, 6])
+    assert hash_module(NB201_ADJ, ops.tolist()) == nb201_space().graph_hash(NB201_ADJ, ops)
+
+
+def test_embeddings_follow_cell_order_and_readout():
+    cells = nb201_subset(40, seed=2)
+    data = graph_set(cells, 7)
+    state = None
+    out = {}
+    for readout in ("mean", "sum"):
+        program = make_program(PretrainConfig(readout=readout, eval_batch=16), data)
+        if state is None:
+            state = program.init(data, jax.random.PRNGKey(3), Hyper.of(1e-3, 1.0))
+        out[readout] = np.asarray(jax.jit(program.embed)(state, data, jnp.arange(40)))
+        backwards = np.asarray(jax.jit(program.embed)(state, data, jnp.arange(39, -1, -1)))
+        np.testing.assert_allclose(backwards[::-1], out[readout], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out["sum"], 8 * out["mean"], rtol=1e-5, atol=1e-5)  # no padding vertices in NB201
+
+
+def test_a_tiny_set_is_learned():
+    """Learning works: 32 cells trained on for 400 steps in train mode are mostly reconstructed
+    exactly in eval mode (none are at initialisation)."""
+    cells = nb201_subset(33, seed=1)
+    data = graph_set(cells, 7)
+    config = PretrainConfig(preset="fixed", split="index", lr=1e-2, train_fraction=32 / 33 + 1e-6, epochs=400,
+                            chunk_steps=400)
+    program = make_program(config, data)
+    hyper = Hyper.of(config.lr, 1.0)
+    state = program.init(data, jax.random.PRNGKey(0), hyper)
+    evaluate = jax.jit(program.evaluate)
+    assert evaluate(state, data, jnp.arange(32)).summary()["reconstruction_accuracy"] == 0.0
+    state = jax.jit(program.advance)(state, data, hyper, 0, 400)
+    assert evaluate(state, data, jnp.arange(32)).summary()["reconstruction_accuracy"] >= 0.75

@@ -39,8 +39,10 @@ def vae_loss(
     mu: jax.Array,
     log_sigma: jax.Array | None,
     graph_mask: jax.Array | None = None,
-    kl_weight: float = 1.0,
+    kl_weight: float | jax.Array | None = 1.0,
 ) -> LossTerms:
+    """The loss terms of one (masked) batch; `kl_weight` None (or no log_sigma) drops the KL term,
+    and may be a traced value (a per-member hyperparameter)."""
     size, n, k = ops_logits.shape
     weight = jnp.ones((size,), jnp.float32) if graph_mask is None else graph_mask.astype(jnp.float32)
     graphs = jnp.maximum(weight.sum(), 1.0)
@@ -48,7 +50,7 @@ def vae_loss(
     loss_ops = (ops_bce * weight).sum() / (graphs * n * k)
     adj_bce = (optax.sigmoid_binary_cross_entropy(adj_logits, adj_target) * upper_mask(n)).sum(axis=(1, 2))
     loss_adj = (adj_bce * weight).sum() / (graphs * n * n)
-    if log_sigma is None or kl_weight == 0:
+    if log_sigma is None or kl_weight is None:
         kl = jnp.zeros((), jnp.float32)
     else:
         per_node = jnp.sum(1.0 + 2.0 * log_sigma - jnp.square(mu) - jnp.exp(2.0 * log_sigma), axis=-1)

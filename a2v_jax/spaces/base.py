@@ -203,10 +203,3 @@ class SearchSpace(ABC):
         for i in rng.choice(count, size=min(8, count), replace=False):
             if self.graph_hash(cells.adjacency[i], cells.ops[i]) != cells.hash[i]:
                 raise CorruptFileError(f"{path}: row {i} does not match its hash")
-
-
-def labelled_hash(adjacency: np.ndarray, labels: np.ndarray) -> str:
-    """`hash_module` on the real (unpadded) vertices: those whose label is not PAD_OP."""
-    labels = np.asarray(labels)
-    keep = np.flatnonzero(labels != PAD_OP)
-    return hash_module(np.asarray(adjacency)[np.ix_(keep, keep)], labels[keep].tolist())

@@ -32,11 +32,12 @@ shifted by the per-(vertex, dimension) std and mean of the training set's mu (th
 over every vertex, edges p > 0.5 on the strict upper triangle.
 - `validity`: share of decodings that `space.is_valid` accepts; `uniqueness`: distinct
   `space.graph_hash` values among them / number valid.
-- `validity_published` / `uniqueness_published`: the published checks. NB101 uses the official
-  API (`space.is_valid` is that); NB201 checks only the ops (input first, output last, cell ops on
-  vertices 2..n-2, vertex 1 unchecked) and ignores the adjacency entirely; DARTS checks the ops and
-  that each op vertex has an incoming edge from the vertices the published `is_valid_darts` scans.
-  Published uniqueness hashes the unpruned decoded matrix with its op labels.
+- `validity_published` / `uniqueness_published`: the published checks, each space's validity
+  rule "published" (see the space modules: NB101 needs all 7 vertices real, then the official
+  API; NB201 checks only the ops, input first, output last, cell ops on vertices 2..n-2, vertex 1
+  unchecked, and ignores the adjacency; DARTS checks the ops and that each op vertex has an
+  incoming edge from the vertices the published check scans). Published uniqueness hashes the
+  unpruned decoded matrix with its op labels.
 Decodings are deduplicated (by their bytes) before any host-side check, so each distinct decoding
 is checked and hashed once.
 """
@@ -50,9 +51,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from .model.loss import upper_mask
-from .spaces.base import SearchSpace
-from .spaces.hash_batch import hash_graphs
+from ..model.loss import upper_mask
+from ..spaces.base import SearchSpace
+from ..spaces.hash_batch import hash_graphs
 
 MU_STATS_DTYPE = jnp.float32
 
@@ -161,22 +162,6 @@ def prior_latents(key: jax.Array, num: int, mean: jax.Array, std: jax.Array) -> 
 # ---------------------------------------------------------------- host-side checks
 
 
-def published_valid(space_name: str, adjacency: np.ndarray, ops: np.ndarray, num_ops: int) -> np.ndarray | None:
-    """The published validity check, vectorised over [S, n, n] / [S, n]; None where it is the
-    space's own (`is_valid`), as for NB101 (the official API)."""
-    if space_name == "nb201":
-        interior = ops[:, 2:-1]
-        return (ops[:, 0] == 0) & (ops[:, -1] == num_ops - 1) & np.all((interior >= 1) & (interior <= num_ops - 2), axis=1)
-    if space_name == "darts":
-        ok = (ops[:, 0] == 0) & (ops[:, 1] == 1) & (ops[:, -1] == num_ops - 1)
-        ok &= np.all((ops[:, 2:-1] >= 2) & (ops[:, 2:-1] <= num_ops - 2), axis=1)
-        # op vertex v must have an edge from rows [0, scan) (the published B0..B3 checks)
-        for v, scan in ((2, 2), (3, 2), (4, 4), (5, 4), (6, 6), (7, 6), (8, 8), (9, 8)):
-            ok &= adjacency[:, :scan, v].sum(axis=1) > 0
-        return ok
-    return None
-
-
 def space_valid(space: SearchSpace, adjacency: np.ndarray, ops: np.ndarray, rule: str | None = None) -> np.ndarray | None:
     """The space's validity of each row under `rule` (its default for None); None when the space
     has no rule of that name."""
@@ -200,8 +185,6 @@ def prior_metrics(space: SearchSpace, ops: np.ndarray, adjacency: np.ndarray) ->
     num_valid = int(counts[valid].sum())
 
     published = space_valid(space, u_adj, u_ops, rule="published")
-    if published is None:
-        published = published_valid(space.name, u_adj, u_ops, space.num_ops)
     pub_valid = valid if published is None else published
     # the published code hashes the unpruned decoding with its op labels
     pub_hashes = set(hash_graphs(u_adj[pub_valid], u_ops[pub_valid], workers=1).tolist())
