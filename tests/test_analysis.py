@@ -387,6 +387,23 @@ def test_run_option_decodes_through_load_model(nb201, tmp_path, capsys, monkeypa
     assert len(interp["t"]) == 5 and all(interp["valid"]) and _png(tmp_path / "w" / "interpolation.png")
 
 
+def test_walk_decodes_with_a_real_pretraining_run(nb201, tmp_path):
+    """`--run` on a (tiny) run folder of `python -m a2v_jax.pretrain`, through its `load_model`."""
+    from a2v_jax.pretrain import PretrainConfig
+    from a2v_jax.pretrain import run as pretrain
+
+    _, cells = nb201
+    pre = pretrain(PretrainConfig(space="nb201", epochs=1, limit=200, chunk_steps=4, prior_samples=100,
+                                  progress=False, out=str(tmp_path / "pre")))
+    result = run(AnalysisConfig("walk", space="nb201", embeddings=("random",), walks=1, walk_steps=3,
+                                run=str(pre.out), interpolation_points=4, out=str(tmp_path / "w"), progress=False),
+                 cells=cells)
+    interp = result.results["walk"]["interpolation"]
+    assert np.allclose(interp["t"], [0, 1 / 3, 2 / 3, 1])
+    assert np.asarray(interp["ops"]).shape == (4, 8) and np.asarray(interp["adjacency"]).shape == (4, 8, 8)
+    assert all(isinstance(v, bool) for v in interp["valid"]) and _png(tmp_path / "w" / "interpolation.png")
+
+
 def test_model_adapter_needs_load_model(monkeypatch):
     import a2v_jax.pretrain as pretrain
 
