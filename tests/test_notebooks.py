@@ -1,5 +1,6 @@
 """The notebooks in notebooks/ run top to bottom, with the tiny settings they pick when
-A2V_NOTEBOOK_SMOKE=1 (1 pretraining epoch, 8 search seeds, a 2,000-cell t-SNE).
+A2V_NOTEBOOK_SMOKE=1 (1 pretraining epoch, 8 search seeds, a 2,000-cell t-SNE; the latent-space
+analyses on 2 GP seeds, a 200-cell walk and a 1,000-cell map).
 
 With the `notebooks` extra installed (nbclient and a Jupyter kernel) each notebook runs in a
 kernel as Jupyter runs it, and its figures must come back as images; otherwise (CI installs only
@@ -27,7 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ("quickstart", "accelerators")  # in this order: accelerators re-uses quickstart's embeddings
+NAMES = ("quickstart", "accelerators", "latent_space")  # in this order: the others re-use quickstart's embeddings
 NB201_FILES = ("nb201/mini-bench-arch-cell-accs.pd", "nb201/metric_vals.pkl", "nb201/nats_bench.csv")
 SMOKE_SEEDS = 8
 
@@ -226,7 +227,7 @@ def _run_kernel(name: str, monkeypatch, workdir: Path) -> None:
     setup_out = "".join(o.get("text", "") for o in cells[0].outputs)
     assert f"from {ROOT / 'a2v_jax'}" in setup_out
     images = [c for c in cells if any("image/png" in o.get("data", {}) for o in c.outputs)]
-    expected = {"quickstart": 2, "accelerators": 2}[name]  # t-SNE and comparison / speed-up and comparison
+    expected = {"quickstart": 2, "accelerators": 2, "latent_space": 4}[name]  # t-SNE and comparison / speed-up and comparison / one per analysis
     assert len(images) == expected, f"{name}: {len(images)} cells showed a figure, expected {expected}"
 
 
@@ -243,6 +244,13 @@ def test_notebook_runs(name, workdir, data_file, monkeypatch):
 
     runs = workdir / "runs"
     assert (runs / "quickstart" / "pretrain" / "embeddings.npz").is_file()
+    if name == "latent_space":
+        for analysis in ("predictive", "smoothness", "map", "walk"):
+            data = json.loads((runs / "latent_space" / f"{analysis}.json").read_text())
+            assert list(data["encodings"]) == ["arch2vec", "onehot", "random"]
+            assert (runs / "latent_space" / f"{analysis}.png").is_file()
+        assert json.loads((runs / "latent_space" / "predictive.json").read_text())["seeds"] == 2, "no smoke settings"
+        return
     folders = {
         "quickstart": [runs / "quickstart" / m for m in ("rl", "rs", "re")],
         "accelerators": [runs / "accelerators" / m for m in ("rl", "bo", "rs", "re")]

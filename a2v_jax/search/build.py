@@ -21,6 +21,7 @@ import numpy as np
 
 from .._io import CorruptFileError, load_npz
 from ..data.benchmark import Benchmark
+from ..embeddings import load_embeddings  # noqa: F401  (where search.api and benchmarks import it from)
 from ..spaces import get_profile, get_space
 from .problem import Problem
 
@@ -46,43 +47,6 @@ def load_benchmark_for(space: str, dataset: str, benchmark: Benchmark | str | Pa
     if bench.space.lower() != space.lower():
         raise ValueError(f"benchmark is for space {bench.space!r}, not {space!r}")
     return bench
-
-
-def load_embeddings(path: str | Path, count: int, space: str | None = None) -> np.ndarray:
-    """float32 [N, d] from an `embeddings.npz` (`embeddings`, optional `hash`, checked against the
-    space's cells) or a plain `.npy` array [N, d] (no hashes: row order is the user's word)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"embeddings file {path} does not exist")
-    if path.is_dir():
-        hint = " (a pretraining run folder? give its embeddings.npz)" if (path / "embeddings.npz").exists() else ""
-        raise FileNotFoundError(f"{path} is a folder, not an embeddings file{hint}")
-    if path.suffix == ".npy":
-        try:
-            z = {"embeddings": np.load(path, allow_pickle=False)}
-        except (OSError, ValueError) as e:
-            raise CorruptFileError(f"{path}: not a readable .npy array ({e})") from e
-    else:
-        z = load_npz(path, required=("embeddings",))
-    emb = np.asarray(z["embeddings"])
-    if emb.ndim != 2 or emb.dtype.kind != "f":
-        raise CorruptFileError(f"{path}: embeddings must be a float [N, d] array, got {emb.dtype}{emb.shape}")
-    if emb.shape[0] != count:
-        raise ValueError(f"{path}: {emb.shape[0]:,} embeddings for a benchmark of {count:,} cells")
-    if not np.isfinite(emb).all():
-        raise CorruptFileError(f"{path}: embeddings contain NaN or infinite values")
-    if "hash" in z and space is not None:
-        cells = get_space(space).load()
-        h = np.asarray(z["hash"]).astype(str)
-        expected = np.asarray(cells.hash).astype(str)
-        if h.shape != expected.shape:
-            raise ValueError(f"{path}: {h.size:,} hashes for the {len(cells):,} cells of {space}")
-        bad = np.flatnonzero(h != expected)
-        if bad.size:
-            raise ValueError(
-                f"{path}: embedding rows are not in the {space} cell order ({bad.size:,} hashes differ, first at row {bad[0]})"
-            )
-    return emb.astype(np.float32)
 
 
 def space_neighbours(space: str) -> np.ndarray:
