@@ -62,7 +62,8 @@ def test_opting_out_leaves_jax_alone(tmp_path, how):
 
 
 def test_every_command_line_enables_it(monkeypatch, tmp_path):
-    """search, data, spaces and pretrain call `enable` first thing, with their --no-compile-cache flag."""
+    """search, data, spaces, pretrain and analysis call `enable` first thing, with their --no-compile-cache flag."""
+    from a2v_jax.analysis.__main__ import main as analysis_main
     from a2v_jax.data.__main__ import main as data_main
     from a2v_jax.pretrain.__main__ import main as pretrain_main
     from a2v_jax.search.__main__ import main as search_main
@@ -78,4 +79,6 @@ def test_every_command_line_enables_it(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         data_main(["--no-compile-cache", "info", "no-such-space"])
     assert pretrain_main(["--no-compile-cache", "--epochs", "0", "--out", str(tmp_path / "p")]) == 1
-    assert calls == [(False, None), (True, None), (False, str(tmp_path)), (True, None), (True, None)]
+    assert analysis_main(["all", "--no-compile-cache", "--space", "nb201", "--embeddings", f"x={missing}",
+                          "--out", str(tmp_path / "a")]) != 0
+    assert calls == [(False, None), (True, None), (False, str(tmp_path)), (True, None), (True, None), (True, None)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import compile_cache
 from .._io import CorruptFileError
 from ..cli import HelpFormatter, add_arguments, from_args
 from ..rundir import RunFolderError, partial_path
@@ -56,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an encoding to analyse (repeatable)")
     add_arguments(p, AnalysisConfig)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    compile_cache.add_argument(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    compile_cache.enable(args.no_compile_cache)
     try:
         config = from_args(AnalysisConfig, args, analysis=args.analysis,
                            embeddings=tuple(args.embeddings or ()), progress=not args.quiet)
