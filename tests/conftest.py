@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from a2v_jax import compile_cache
 from a2v_jax._io import shared_data_dir
+
+# The command lines turn on JAX's persistent compilation cache, a process-wide setting: a test that
+# calls one in-process would switch it on for every later test (and write to the user's cache).
+# Tests run without it (subprocesses inherit this); tests/test_compile_cache.py clears it to test it.
+os.environ[compile_cache.ENV] = "0"
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
