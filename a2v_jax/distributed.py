@@ -264,6 +264,22 @@ def multi() -> bool:
     return process_count() > 1
 
 
+def mesh_devices(requested: int | None, what: str = "seeds") -> int | None:
+    """How many devices a run's mesh spans: alone, `requested` (--devices; None: no mesh); with
+    several processes, every device of every process (--devices may only name them all)."""
+    if not multi():
+        return requested
+    import jax
+
+    total = len(jax.devices())
+    if requested not in (None, total):
+        raise DistributedError(
+            f"with {process_count()} processes the {what} are split over all {total} devices; "
+            f"leave out --devices (got {requested})"
+        )
+    return total
+
+
 # ---------------------------------------------------------------------- agreement between processes
 
 
@@ -407,6 +423,7 @@ class StopFlag:
 
 __all__ = [
     "DistributedError", "Options", "StopFlag", "add_arguments", "check_same", "detected_cluster", "digest",
-    "gather_values", "initialize", "initialize_from_args", "is_main", "multi", "process_count", "process_index",
+    "gather_values", "initialize", "initialize_from_args", "is_main", "mesh_devices", "multi", "process_count",
+    "process_index",
     "put", "to_host", "together",
 ]

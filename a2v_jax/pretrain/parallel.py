@@ -21,6 +21,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import distributed
 from ..model import ModelConfig
 
 MEMBERS, DATA = "members", "data"
@@ -65,10 +66,11 @@ class Layout:
         return NamedSharding(self.mesh, PartitionSpec(self.data_axis, *([None] * (ndim - 1))))
 
     def place_members(self, tree):
-        return jax.tree_util.tree_map(lambda x: jax.device_put(x, self.member_sharding(np.ndim(x))), tree)
+        """Host values split over "members" (each process supplies its own devices' shares)."""
+        return jax.tree_util.tree_map(lambda x: distributed.put(x, self.member_sharding(np.ndim(x))), tree)
 
     def place_replicated(self, tree):
-        return jax.device_put(tree, self.replicated())
+        return distributed.put(tree, self.replicated())
 
 
 def make_layout(devices: int | None, members: int) -> Layout | None:
