@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -387,8 +388,35 @@ def to_host(tree: Any) -> Any:
     if not multi():
         return jax.device_get(tree)
     from jax.experimental import multihost_utils
+    from jax.sharding import NamedSharding
 
-    return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    # arrays on a mesh over several processes: one replicating program a mesh gathers all of them
+    # (a model's state has a hundred arrays; one by one, each costs a dispatch and a collective);
+    # anything else as multihost_utils gathers it
+    meshes: dict[Any, list[int]] = {}
+    for i, x in enumerate(leaves):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable and isinstance(x.sharding, NamedSharding):
+            meshes.setdefault(x.sharding.mesh, []).append(i)
+    out = list(leaves)
+    for mesh, where in meshes.items():
+        gathered = _replicating(NamedSharding(mesh, jax.sharding.PartitionSpec()))(tuple(leaves[i] for i in where))
+        for i, x in zip(where, gathered, strict=True):
+            out[i] = np.asarray(x.addressable_data(0))
+    done = {i for where in meshes.values() for i in where}
+    rest = [i for i in range(len(leaves)) if i not in done]
+    if rest:
+        for i, x in zip(rest, multihost_utils.process_allgather([leaves[i] for i in rest], tiled=True), strict=True):
+            out[i] = np.asarray(x)
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+@functools.cache
+def _replicating(sharding: Any) -> Any:
+    """A compiled identity whose outputs are replicated with `sharding` (every process holds all)."""
+    import jax
+
+    return jax.jit(lambda xs: xs, out_shardings=sharding)
 
 
 class StopFlag:

@@ -237,9 +237,9 @@ class _Run:
         t0 = time.perf_counter()
         if self.layout is not None:
             self.hypers, self.data = self.place(self.hypers), self.layout.place_replicated(self.data)
-        states = init_members(self.program, self.data, self.place(self.keys), self.hypers)
-        host = distributed.to_host(states)
-        if self.config.resume:
+        if self.config.resume:  # the states' structure is enough: nothing to initialise
+            shapes = init_members.lower(self.program, self.data, self.keys, self.hypers).out_info  # traced only
+            host = jax.tree_util.tree_map(lambda x: np.zeros(x.shape, x.dtype), shapes)
             with distributed.together("reading the checkpoint"):
                 try:
                     host = self.resume(host)
@@ -249,6 +249,8 @@ class _Run:
                     raise
             distributed.check_same({"checkpoint": [self.steps, self.histories]}, "views of the checkpoint",
                                    hint=f"resuming needs {self.root} on a file system that every process shares")
+        else:
+            host = distributed.to_host(init_members(self.program, self.data, self.place(self.keys), self.hypers))
         num_params = count_params(export.member_slice(host.params, 0))
         with distributed.together("writing the run folder"):
             if self.main:
