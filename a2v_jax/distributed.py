@@ -3,8 +3,8 @@
 The same command is started once per process. `initialize(Options)` joins them through
 `jax.distributed.initialize`; after that `jax.devices()` lists every process's devices, and a
 mesh over them (`search.runner.make_mesh`) splits the seeds of one run over all of them. Each
-process runs the same compiled programs on its own share; results are gathered to the host with
-`jax.experimental.multihost_utils`, and process 0 alone writes the run folder and prints.
+process runs the same compiled programs on its own share; results are gathered to every host
+(`to_host`), and process 0 alone writes the run folder and prints.
 
 How the processes find each other, in this order:
 
@@ -32,7 +32,8 @@ What can go wrong, and what the user sees instead of a hang or an abort:
   sets a flag (`StopFlag`); the processes compare flags between compiled segments, and all stop
   at the same point, so the checkpoint is written whole.
 
-A command that scales out uses it the same way (`python -m a2v_jax.search` does): the parser
+A command that scales out uses it the same way (`python -m a2v_jax.search` and
+`python -m a2v_jax.pretrain` do): the parser
 gets the options with `add_arguments(parser)`, `initialize_from_args(args)` runs before anything
 touches a device; its run prepares inside `together(...)`, compares its settings with
 `check_same`, places host arrays with `put`, reads results back with `to_host`, writes files only

@@ -6,7 +6,9 @@ every device (K is padded to a multiple of D with copies of the first members, w
 dropped), while one big model (K = 1, say NB101) splits each training batch over all D devices;
 in between, both. Along "data", XLA reduces BatchNorm statistics, the loss and the gradients
 across devices, so a data-parallel step computes what the one-device step computes (up to the
-order of float additions).
+order of float additions). With several processes (`a2v_jax.distributed`) the mesh is every
+process's devices, and host values are placed with `distributed.put` (each process supplies its
+own devices' shares).
 
 Memory: `check_memory` estimates what K members need (parameters and Adam moments, one step's
 activations, the held-out and prior passes, the exported embeddings) and refuses, naming the

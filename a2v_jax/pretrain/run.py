@@ -9,6 +9,11 @@ Run folders go through `a2v_jax.rundir`: everything is written into `<out>.parti
 for `<out>` when complete, so `<out>` is always one whole run, an interrupted `--overwrite` leaves
 the old run intact, and `--resume` continues the interrupted one (bit for bit, for one seed or a
 batch; a batch resumes only with the same members).
+
+Several processes (`a2v_jax.distributed`) run one `run` together: the members are split over all
+their devices, every process gathers what the host needs (`distributed.to_host`) and computes the
+same metrics from it, process 0 alone writes; after every chunk they agree on whether to stop (a
+signal on any process) and whether to write a checkpoint (process 0's clock), so they stay in step.
 """
 
 from __future__ import annotations
@@ -455,14 +460,16 @@ class _Run:
 
     def save(self, states: TrainState, host: TrainState | None = None) -> None:
         """Every member's checkpoint and metrics so far (`host`: `states` already on the host).
-        With several processes every one calls this (the states are gathered); process 0 writes."""
+        With several processes every one calls this (the states are gathered); process 0 writes,
+        and a failed write stops them all."""
         host = distributed.to_host(states) if host is None else host
-        if not self.main:
-            return
-        for i, (folder, config) in enumerate(zip(self.folders, self.member_configs, strict=True)):
-            export.save_checkpoint(folder / export.CHECKPOINT_NAME, export.member_slice(host, i), self.histories[i],
-                                   config.to_dict(), self.steps)
-            export.write_history(folder, self.histories[i])
+        with distributed.together("writing a checkpoint"):
+            if not self.main:
+                return
+            for i, (folder, config) in enumerate(zip(self.folders, self.member_configs, strict=True)):
+                export.save_checkpoint(folder / export.CHECKPOINT_NAME, export.member_slice(host, i),
+                                       self.histories[i], config.to_dict(), self.steps)
+                export.write_history(folder, self.histories[i])
 
     # ------------------------------------------------------------------ outputs
 
