@@ -19,10 +19,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def env() -> dict[str, str]:
-    """This environment with two fake CPU devices a process and the checkout (and tests/) importable."""
+def env(xla_flags: str = "") -> dict[str, str]:
+    """This environment with two fake CPU devices a process (and `xla_flags`), the checkout and
+    tests/ importable."""
     out = dict(os.environ)
-    out["XLA_FLAGS"] = (out.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
+    out["XLA_FLAGS"] = f"{out.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2 {xla_flags}".strip()
     out["JAX_PLATFORMS"] = "cpu"
     out["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"), out.get("PYTHONPATH", "")])
     return out
@@ -35,12 +36,12 @@ def own_lines(text: str) -> str:
                    if "[Gloo]" not in line and "peer ranks" not in line)
 
 
-def run_together(commands: list[list[str]], timeout: float = TIMEOUT,
-                 cwds: list[Path] | None = None) -> list[subprocess.CompletedProcess]:
+def run_together(commands: list[list[str]], timeout: float = TIMEOUT, cwds: list[Path] | None = None,
+                 xla_flags: str = "") -> list[subprocess.CompletedProcess]:
     """Start every command at once (in `cwds`, default the checkout); wait for all of them
     (outputs without gloo's lines)."""
     cwds = cwds or [ROOT] * len(commands)
-    procs = [subprocess.Popen(c, env=env(), cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen(c, env=env(xla_flags), cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for c, d in zip(commands, cwds, strict=True)]
     done = []
     try:
