@@ -3,8 +3,8 @@
 The same command is started once per process. `initialize(Options)` joins them through
 `jax.distributed.initialize`; after that `jax.devices()` lists every process's devices, and a
 mesh over them (`search.runner.make_mesh`) splits the seeds of one run over all of them. Each
-process runs the same compiled programs on its own share; results are gathered to the host with
-`jax.experimental.multihost_utils`, and process 0 alone writes the run folder and prints.
+process runs the same compiled programs on its own share; results are gathered to every host
+(`to_host`), and process 0 alone writes the run folder and prints.
 
 How the processes find each other, in this order:
 
@@ -32,7 +32,8 @@ What can go wrong, and what the user sees instead of a hang or an abort:
   sets a flag (`StopFlag`); the processes compare flags between compiled segments, and all stop
   at the same point, so the checkpoint is written whole.
 
-A command that scales out uses it the same way (`python -m a2v_jax.search` does): the parser
+A command that scales out uses it the same way (`python -m a2v_jax.search` and
+`python -m a2v_jax.pretrain` do): the parser
 gets the options with `add_arguments(parser)`, `initialize_from_args(args)` runs before anything
 touches a device; its run prepares inside `together(...)`, compares its settings with
 `check_same`, places host arrays with `put`, reads results back with `to_host`, writes files only
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -264,6 +266,22 @@ def multi() -> bool:
     return process_count() > 1
 
 
+def mesh_devices(requested: int | None, what: str = "seeds") -> int | None:
+    """How many devices a run's mesh spans: alone, `requested` (--devices; None: no mesh); with
+    several processes, every device of every process (--devices may only name them all)."""
+    if not multi():
+        return requested
+    import jax
+
+    total = len(jax.devices())
+    if requested not in (None, total):
+        raise DistributedError(
+            f"with {process_count()} processes the {what} are split over all {total} devices; "
+            f"leave out --devices (got {requested})"
+        )
+    return total
+
+
 # ---------------------------------------------------------------------- agreement between processes
 
 
@@ -371,8 +389,35 @@ def to_host(tree: Any) -> Any:
     if not multi():
         return jax.device_get(tree)
     from jax.experimental import multihost_utils
+    from jax.sharding import NamedSharding
 
-    return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    # arrays on a mesh over several processes: one replicating program a mesh gathers all of them
+    # (a model's state has a hundred arrays; one by one, each costs a dispatch and a collective);
+    # anything else as multihost_utils gathers it
+    meshes: dict[Any, list[int]] = {}
+    for i, x in enumerate(leaves):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable and isinstance(x.sharding, NamedSharding):
+            meshes.setdefault(x.sharding.mesh, []).append(i)
+    out = list(leaves)
+    for mesh, where in meshes.items():
+        gathered = _replicating(NamedSharding(mesh, jax.sharding.PartitionSpec()))(tuple(leaves[i] for i in where))
+        for i, x in zip(where, gathered, strict=True):
+            out[i] = np.asarray(x.addressable_data(0))
+    done = {i for where in meshes.values() for i in where}
+    rest = [i for i in range(len(leaves)) if i not in done]
+    if rest:
+        for i, x in zip(rest, multihost_utils.process_allgather([leaves[i] for i in rest], tiled=True), strict=True):
+            out[i] = np.asarray(x)
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+@functools.cache
+def _replicating(sharding: Any) -> Any:
+    """A compiled identity whose outputs are replicated with `sharding` (every process holds all)."""
+    import jax
+
+    return jax.jit(lambda xs: xs, out_shardings=sharding)
 
 
 class StopFlag:
@@ -407,6 +452,7 @@ class StopFlag:
 
 __all__ = [
     "DistributedError", "Options", "StopFlag", "add_arguments", "check_same", "detected_cluster", "digest",
-    "gather_values", "initialize", "initialize_from_args", "is_main", "multi", "process_count", "process_index",
+    "gather_values", "initialize", "initialize_from_args", "is_main", "mesh_devices", "multi", "process_count",
+    "process_index",
     "put", "to_host", "together",
 ]

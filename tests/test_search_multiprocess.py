@@ -19,52 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from multiprocess_helpers import ROOT, errors, free_port, run_together
+from multiprocess_helpers import env as _env
 from search_problems import synthetic_benchmark, synthetic_features
 
 from a2v_jax import distributed
 from a2v_jax._io import save_npz
 from a2v_jax.search.api import SearchSpec, run_search
 
-ROOT = Path(__file__).resolve().parents[1]
 SEEDS = 8
-TIMEOUT = 600  # a hang guard for each pair of processes, far above their run time
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
-    env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"), env.get("PYTHONPATH", "")])
-    return env
-
-
-def _own_lines(text: str) -> str:
-    """Output without the lines the gloo transport of CPU collectives prints itself (its C++ writes
-    can be split over lines, so any line naming gloo or its peer count goes)."""
-    return "".join(line for line in text.splitlines(keepends=True)
-                   if "[Gloo]" not in line and "peer ranks" not in line)
-
-
-def _pair(commands: list[list[str]], timeout: float = TIMEOUT) -> list[subprocess.CompletedProcess]:
-    """Start every command at once; wait for all of them (outputs without gloo's lines)."""
-    procs = [subprocess.Popen(c, env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for c in commands]
-    done = []
-    try:
-        for p in procs:
-            out, err = p.communicate(timeout=timeout)
-            done.append(subprocess.CompletedProcess(p.args, p.returncode, _own_lines(out), _own_lines(err)))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    return done
 
 
 def _cli(files: Path, out: Path, pid: int, port: int, *extra: str) -> list[str]:
@@ -78,10 +41,6 @@ def _cli(files: Path, out: Path, pid: int, port: int, *extra: str) -> list[str]:
 def _traces(folder: Path) -> dict[str, np.ndarray]:
     with np.load(folder / "traces.npz") as z:
         return {k: z[k] for k in z.files}
-
-
-def _errors(p: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in p.stderr.splitlines() if line.startswith("error:")]
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +62,9 @@ def reference(files, tmp_path_factory):
 
 def test_two_processes_give_the_one_process_traces(files, reference, tmp_path):
     out = tmp_path / "two"
-    port = _free_port()
+    port = free_port()
     # in-graph seed chunks too: chunks of 4 seeds, each split over the 4 devices of both processes
-    p0, p1 = _pair([_cli(files, out, pid, port, "--seed-chunk", "4") for pid in (0, 1)])
+    p0, p1 = run_together([_cli(files, out, pid, port, "--seed-chunk", "4") for pid in (0, 1)])
     assert p0.returncode == 0 and p1.returncode == 0, p0.stderr + p1.stderr
     assert "rl (fixed) on nb201/toy, 8 seeds" in p0.stdout and p1.stdout == ""  # process 0 alone prints
     assert "cpu x4 over 2 processes" in p0.stderr and "compiling" not in p1.stderr
@@ -154,8 +113,8 @@ def test_signal_on_one_process_stops_both_and_both_resume(files, reference, tmp_
     script.write_text(SCRIPT)
 
     def pair(mode):
-        port = _free_port()
-        return _pair([[sys.executable, str(script), str(port), str(pid), str(files), str(out), mode] for pid in (0, 1)])
+        port = free_port()
+        return run_together([[sys.executable, str(script), str(port), str(pid), str(files), str(out), mode] for pid in (0, 1)])
 
     cut = pair("cut")
     for p in cut:
@@ -172,34 +131,34 @@ def test_signal_on_one_process_stops_both_and_both_resume(files, reference, tmp_
 
 def test_bad_input_on_any_process_stops_every_process(files, tmp_path):
     out = tmp_path / "mismatch"
-    port = _free_port()
-    p0, p1 = _pair([_cli(files, out, 0, port), _cli(files, out, 1, port, "--seeds", "9")])
+    port = free_port()
+    p0, p1 = run_together([_cli(files, out, 0, port), _cli(files, out, 1, port, "--seeds", "9")])
     for p in (p0, p1):
         assert p.returncode == 2, p.stderr
-        (line,) = _errors(p)
+        (line,) = errors(p)
         assert "different arguments" in line and "seeds" in line and "process 1" in line, line
     assert not out.exists() and not out.with_name("mismatch.partial").exists()
 
-    port = _free_port()  # an input missing on one host only: that process's error stops the other too
+    port = free_port()  # an input missing on one host only: that process's error stops the other too
     missing = tmp_path / "elsewhere" / "emb.npz"
-    p0, p1 = _pair([_cli(files, out, 0, port), _cli(files, out, 1, port, "--embeddings", str(missing))])
+    p0, p1 = run_together([_cli(files, out, 0, port), _cli(files, out, 1, port, "--embeddings", str(missing))])
     assert p0.returncode == 2 and p1.returncode == 2, p0.stderr + p1.stderr
-    (line0,) = _errors(p0)
-    (line1,) = _errors(p1)
+    (line0,) = errors(p0)
+    (line1,) = errors(p1)
     assert "process 1 stopped while preparing the search" in line0 and str(missing) in line0, line0
     assert str(missing) in line1 and "process 1 stopped" not in line1, line1
 
-    port = _free_port()  # --devices must cover every process's devices
-    p0, p1 = _pair([_cli(files, out, pid, port, "--devices", "2") for pid in (0, 1)])
+    port = free_port()  # --devices must cover every process's devices
+    p0, p1 = run_together([_cli(files, out, pid, port, "--devices", "2") for pid in (0, 1)])
     for p in (p0, p1):
-        assert p.returncode == 2 and "leave out --devices" in "".join(_errors(p)), p.stderr
+        assert p.returncode == 2 and "leave out --devices" in "".join(errors(p)), p.stderr
 
 
 def test_unreachable_coordinator_is_a_clear_error_not_a_hang(files, tmp_path):
     t0 = time.perf_counter()
-    (p,) = _pair([_cli(files, tmp_path / "x", 1, _free_port())[:-2] + ["--distributed-timeout", "2"]], timeout=120)
+    (p,) = run_together([_cli(files, tmp_path / "x", 1, free_port())[:-2] + ["--distributed-timeout", "2"]], timeout=120)
     assert p.returncode == 2
-    (line,) = _errors(p)
+    (line,) = errors(p)
     assert "could not reach the coordinator at 127.0.0.1:" in line and "within 2 s" in line, p.stderr
     assert time.perf_counter() - t0 < 120
 
@@ -216,7 +175,7 @@ def test_unreachable_coordinator_is_a_clear_error_not_a_hang(files, tmp_path):
         (dict(distributed_timeout=0.0), "positive"),
     ],
 )
-def test_bad_options_are_one_line_errors(options, message, monkeypatch):
+def test_bad_options_are_one_lineerrors(options, message, monkeypatch):
     for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match=message):
@@ -272,5 +231,5 @@ def test_a_launcher_jax_cannot_read_is_a_clear_error(files, tmp_path):
     p = subprocess.run(_cli(files, tmp_path / "x", 0, 1)[:-8], env=env, cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 2
-    (line,) = _errors(p)
+    (line,) = errors(p)
     assert "Cloud TPU slice (detected)" in line and "--num-processes 1" in line, p.stderr

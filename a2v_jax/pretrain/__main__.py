@@ -12,7 +12,7 @@ import argparse
 import signal
 import sys
 
-from .. import _io, cli, compile_cache
+from .. import _io, cli, compile_cache, distributed
 from ..rundir import RunFolderError
 from ..spaces import UnknownSpaceError
 from .config import ConfigError, PretrainConfig
@@ -34,6 +34,16 @@ examples:
   python -m a2v_jax.pretrain --seeds 8 --out runs/pre8         # 8 seeds as one computation
   python -m a2v_jax.pretrain --seeds 4 --sweep lr=3e-4,1e-3,3e-3 --out runs/lr-sweep
   python -m a2v_jax.pretrain --space nb101 --devices 4         # one model, batches split over 4 devices
+
+several processes (hosts) as one run: start this same command once per process with
+--coordinator HOST:PORT --num-processes P --process-id I (HOST:PORT: where process 0 listens);
+under SLURM (srun), Open MPI (mpirun) or on a multi-host TPU slice no flag is needed. The members
+are split over every process's devices; process 0 writes OUT and prints. Ctrl-C / SIGTERM on any
+process stops all of them with a checkpoint; --resume (the same command on every process) needs
+OUT.partial on a file system every process shares.
+  # two hosts, one process each (the same line on both, with --process-id 0 and 1):
+  python -m a2v_jax.pretrain --seeds 64 --out /shared/pre64 \\
+      --coordinator host0:1234 --num-processes 2 --process-id 0
 """
 
 
@@ -57,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_arguments(p, PretrainConfig)
     p.add_argument("--darts-num", type=int, default=None, help="darts: number of sampled cells (the space's default if unset)")
     p.add_argument("--darts-seed", type=int, default=None, help="darts: sampling seed (the space's default if unset)")
+    distributed.add_arguments(p, "several processes: one pretraining over several hosts (see below)")
     compile_cache.add_argument(p)
     return p
 
@@ -98,16 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     compile_cache.enable(args.no_compile_cache)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        config = config_from_args(args)
+        distributed.initialize_from_args(args)
+        with distributed.together("reading the arguments"):
+            config = config_from_args(args)
         result = run(config)
     except KeyboardInterrupt:
         return 130
     except (ConfigError, UnknownSpaceError, RunFolderError, ResumeError, LoadError, NonFiniteLossError,
-            MemoryLimitError, DeviceError, _io.CorruptFileError, OSError) as e:
+            MemoryLimitError, DeviceError, _io.CorruptFileError, OSError, ValueError,
+            distributed.DistributedError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {message}", file=sys.stderr)
         return 1
-    print(report(result))
+    if distributed.is_main():
+        print(report(result))
     return 0
 
 

@@ -128,7 +128,8 @@ class PretrainConfig:
               "(default: 1 on CPU, where vmapping gains no speed and each seed then gives the same bits alone or "
               "in any batch; all members on an accelerator)", metavar="B")
     devices: int | None = option(None, "spread the members over this many devices; with fewer members than "
-                                       "devices, each batch is split over them too (default: one device)")
+                                       "devices, each batch is split over them too (default: one device; with several "
+                                       "processes, every device of every process)")
     out: str | None = option(None, "run folder (default runs/pretrain-<space>-<model>-<preset>-seed<seed>, "
                                    "or ...-seeds<first>-<last> for several seeds)")
     resume: bool = option(False, "continue the interrupted run in OUT.partial (or train a finished one further)")

@@ -6,7 +6,9 @@ every device (K is padded to a multiple of D with copies of the first members, w
 dropped), while one big model (K = 1, say NB101) splits each training batch over all D devices;
 in between, both. Along "data", XLA reduces BatchNorm statistics, the loss and the gradients
 across devices, so a data-parallel step computes what the one-device step computes (up to the
-order of float additions).
+order of float additions). With several processes (`a2v_jax.distributed`) the mesh is every
+process's devices, and host values are placed with `distributed.put` (each process supplies its
+own devices' shares).
 
 Memory: `check_memory` estimates what K members need (parameters and Adam moments, one step's
 activations, the held-out and prior passes, the exported embeddings) and refuses, naming the
@@ -21,6 +23,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import distributed
 from ..model import ModelConfig
 
 MEMBERS, DATA = "members", "data"
@@ -65,10 +68,11 @@ class Layout:
         return NamedSharding(self.mesh, PartitionSpec(self.data_axis, *([None] * (ndim - 1))))
 
     def place_members(self, tree):
-        return jax.tree_util.tree_map(lambda x: jax.device_put(x, self.member_sharding(np.ndim(x))), tree)
+        """Host values split over "members" (each process supplies its own devices' shares)."""
+        return jax.tree_util.tree_map(lambda x: distributed.put(x, self.member_sharding(np.ndim(x))), tree)
 
     def place_replicated(self, tree):
-        return jax.device_put(tree, self.replicated())
+        return distributed.put(tree, self.replicated())
 
 
 def make_layout(devices: int | None, members: int) -> Layout | None:

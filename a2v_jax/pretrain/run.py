@@ -9,10 +9,16 @@ Run folders go through `a2v_jax.rundir`: everything is written into `<out>.parti
 for `<out>` when complete, so `<out>` is always one whole run, an interrupted `--overwrite` leaves
 the old run intact, and `--resume` continues the interrupted one (bit for bit, for one seed or a
 batch; a batch resumes only with the same members).
+
+Several processes (`a2v_jax.distributed`) run one `run` together: the members are split over all
+their devices, every process gathers what the host needs (`distributed.to_host`) and computes the
+same metrics from it, process 0 alone writes; after every chunk they agree on whether to stop (a
+signal on any process) and whether to write a checkpoint (process 0's clock), so they stay in step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -26,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import _io
+from .. import _io, distributed
 from ..graphs import GraphSet, graph_set
 from ..model import ModelConfig
 from ..rundir import RunFolderError, Staging, partial_path, write_marker
@@ -177,17 +183,34 @@ class _Run:
         self.keys, self.hypers = member_inputs(self.members, self.padded)
         self.check_memory()
         self.batch = config.is_batch
-        # a resume of a finished run works on a copy of it, removed again if the resume is refused
-        self.copied = config.resume and not partial_path(config.out).exists()
-        self.staging = Staging.open(config.out, BATCH_KIND if self.batch else KIND,
-                                    overwrite=config.overwrite, resume=config.resume)
-        root = self.staging.path
+        self.main = distributed.is_main()
+        self.progress = config.progress and self.main
+        self.staging: Staging | None = None  # process 0's (`open`); the others only read from it
+        self.root = root = partial_path(config.out)  # where the run is written until complete
         self.folders = [root / m.label for m in self.members] if self.batch else [root]
         self.member_configs = [config.for_member(m, str(Path(config.out) / m.label) if self.batch else config.out)
                                for m in self.members]
         self.histories: list[list[dict]] = [[] for _ in self.members]
         self.steps = 0
         self.timings: dict[str, float] = {}
+        self.copied = False
+
+    def open(self) -> None:
+        """Prepare `<out>.partial` (process 0 alone writes)."""
+        if not self.main:
+            return
+        config = self.config
+        # a resume of a finished run works on a copy of it, removed again if the resume is refused
+        self.copied = config.resume and not partial_path(config.out).exists()
+        self.staging = Staging.open(config.out, BATCH_KIND if self.batch else KIND,
+                                    overwrite=config.overwrite, resume=config.resume)
+
+    def check_same_everywhere(self) -> None:
+        """Refuse a multi-process run whose processes were given different options or cells."""
+        values: dict[str, Any] = {k: v for k, v in self.config.to_dict().items() if k != "progress"}
+        for name in ("adjacency", "ops", "hash"):
+            values[f"cells:{name}"] = np.asarray(getattr(self.cells, name))
+        distributed.check_same(values, "arguments or cells")
 
     # ------------------------------------------------------------------ setup
 
@@ -201,11 +224,9 @@ class _Run:
         devices = 1 if self.layout is None or on_cpu else self.layout.members_size
         check_memory(self.padded, per, shared, devices)
 
-    def place(self, states: TrainState) -> tuple[TrainState, Hyper, GraphSet]:
-        if self.layout is None:
-            return states, self.hypers, self.data
-        return (self.layout.place_members(states), self.layout.place_members(self.hypers),
-                self.layout.place_replicated(self.data))
+    def place(self, members: Any) -> Any:
+        """Per-member arrays (leading axis: members) split over the mesh's members axis."""
+        return members if self.layout is None else self.layout.place_members(members)
 
     def config_record(self, config: PretrainConfig, num_params: int) -> dict[str, Any]:
         p = self.program
@@ -213,20 +234,38 @@ class _Run:
                 "num_train": p.num_train, "num_held_out": p.num_held, "num_params": num_params}
 
     def start(self) -> TrainState:
-        """Initial (or resumed) states of all members, placed on the mesh; config files written."""
+        """Initial (or resumed) states of all members, placed on the mesh; config files written.
+
+        With several processes each one reads the checkpoint itself (from `<out>.partial`, so on a
+        resume that folder must be on a file system they share), and they compare what they read.
+        """
         t0 = time.perf_counter()
-        states = init_members(self.program, self.data, self.keys, self.hypers)
-        host = jax.device_get(states)
-        if self.staging.resumed:
-            try:
-                host = self.resume(host)
-            except export.ResumeError:
-                if self.copied:
-                    shutil.rmtree(self.staging.path, ignore_errors=True)
-                raise
+        if self.layout is not None:
+            self.hypers, self.data = self.place(self.hypers), self.layout.place_replicated(self.data)
+        if self.config.resume:  # the states' structure is enough: nothing to initialise
+            shapes = init_members.lower(self.program, self.data, self.keys, self.hypers).out_info  # traced only
+            host = jax.tree_util.tree_map(lambda x: np.zeros(x.shape, x.dtype), shapes)
+            with distributed.together("reading the checkpoint"):
+                try:
+                    host = self.resume(host)
+                except export.ResumeError:
+                    if self.copied:
+                        shutil.rmtree(self.root, ignore_errors=True)
+                    raise
+            distributed.check_same({"checkpoint": [self.steps, self.histories]}, "views of the checkpoint",
+                                   hint=f"resuming needs {self.root} on a file system that every process shares")
+        else:
+            host = distributed.to_host(init_members(self.program, self.data, self.place(self.keys), self.hypers))
         num_params = count_params(export.member_slice(host.params, 0))
+        with distributed.together("writing the run folder"):
+            if self.main:
+                self.write_configs(num_params)
+        self.timings["init_seconds"] = time.perf_counter() - t0
+        return self.place(host) if self.layout is not None else jax.tree_util.tree_map(jnp.asarray, host)
+
+    def write_configs(self, num_params: int) -> None:
         if self.batch:
-            _io.write_json(self.staging.path / "config.json",
+            _io.write_json(self.root / "config.json",
                            {**self.config.to_dict(), "members": [m.label for m in self.members],
                             "num_cells": self.program.num_cells})
         for folder, config in zip(self.folders, self.member_configs, strict=True):
@@ -234,20 +273,17 @@ class _Run:
                 folder.mkdir(parents=True, exist_ok=True)
                 write_marker(folder, KIND, complete=False)
             _io.write_json(folder / "config.json", self.config_record(config, num_params))
-        self.timings["init_seconds"] = time.perf_counter() - t0
-        states, self.hypers, self.data = self.place(jax.tree_util.tree_map(jnp.asarray, host))
-        return states
 
     def resume(self, host: TrainState) -> TrainState:
         if self.batch:
-            saved = _read_json(self.staging.path / "config.json")
+            saved = _read_json(self.root / "config.json")
             labels = [m.label for m in self.members]
             if saved is None:
-                raise export.ResumeError(f"{self.staging.path} has no config.json: not a batch that can be resumed")
+                raise export.ResumeError(f"{self.root} has no config.json: not a batch that can be resumed")
             if saved.get("members") != labels:
                 had = saved.get("members") or []
                 raise export.ResumeError(
-                    f"{self.staging.path} holds a batch of {len(had)} members ({_span(had)}); this run asks for "
+                    f"{self.root} holds a batch of {len(had)} members ({_span(had)}); this run asks for "
                     f"{len(labels)} ({_span(labels)}): resume with the same --seed / --seeds / --sweep, or start "
                     "afresh with --overwrite")
         template = export.member_slice(host, 0)
@@ -259,7 +295,7 @@ class _Run:
             self.histories[i] = history
             steps.add(done)
         if len(steps) != 1:
-            raise export.ResumeError(f"{self.staging.path}: its members stopped at different steps ({sorted(steps)})")
+            raise export.ResumeError(f"{self.root}: its members stopped at different steps ({sorted(steps)})")
         self.steps = steps.pop()
         pad = [states[i % self.k] for i in range(self.padded)]
         return export.stack_members(pad)
@@ -303,7 +339,7 @@ class _Run:
         t0 = time.perf_counter()
         advance_members.lower(p, states, self.data, self.hypers, 0, 0).compile()
         self.timings["compile_seconds"] = time.perf_counter() - t0
-        bar = tqdm(total=p.total_steps * self.k, initial=self.steps * self.k, unit="step", disable=not config.progress,
+        bar = tqdm(total=p.total_steps * self.k, initial=self.steps * self.k, unit="step", disable=not self.progress,
                    leave=False, dynamic_ncols=True, desc=self.describe_progress())
         last_save = time.perf_counter()
         train_seconds = 0.0
@@ -311,37 +347,64 @@ class _Run:
         # what a checkpoint may hold: the states after a chunk only once its epoch lines are recorded
         # (an interruption in between saves the states before the chunk, which then runs again)
         kept = (states, self.steps)
-        with bar:
+        with bar, distributed.StopFlag() as stop:
             try:
                 while self.steps < p.total_steps:
-                    stop = self.next_stop()
+                    stop_at = self.next_stop()
                     t_chunk = time.perf_counter()
-                    new = advance_members(p, states, self.data, self.hypers, self.steps, stop)
-                    first_bad = np.asarray(new.first_nonfinite)[: self.k]  # waits for the chunk
+                    new = advance_members(p, states, self.data, self.hypers, self.steps, stop_at)
+                    first_bad = distributed.to_host(new.first_nonfinite)[: self.k]  # waits for the chunk
                     train_seconds += time.perf_counter() - t_chunk
                     if (first_bad >= 0).any():
                         self.stop_nonfinite(first_bad)
                     start = self.steps
-                    t_epoch = self.finish_epochs(new, start, stop, t_epoch, bar)
-                    states, self.steps = new, stop
+                    t_epoch = self.finish_epochs(new, start, stop_at, t_epoch, bar)
+                    states, self.steps = new, stop_at
                     kept = (states, self.steps)
-                    bar.update((stop - start) * self.k)
+                    bar.update((stop_at - start) * self.k)
                     if self.on_chunk is not None:
-                        self.on_chunk(states, self.steps)
-                    if time.perf_counter() - last_save > config.checkpoint_seconds or self.epoch_ended(start, stop):
+                        self.on_chunk_agreed(states, stop)
+                    due = time.perf_counter() - last_save > config.checkpoint_seconds or self.epoch_ended(start, stop_at)
+                    stopping, due = self.agree(stop, due)
+                    if stopping:
+                        raise KeyboardInterrupt
+                    if due:
                         self.save(states)
                         last_save = time.perf_counter()
             except KeyboardInterrupt:
+                if stop.forced:  # a second signal: out at once, without the other processes
+                    raise
                 states, self.steps = kept
                 self.save(states)
-                if config.progress:
-                    tqdm.write(f"interrupted: checkpoint written to {self.staging.path}; continue with --resume")
+                if self.progress:
+                    tqdm.write(f"interrupted: checkpoint written to {self.root}; continue with --resume")
                 raise
         self.timings["train_seconds"] = train_seconds
         return states
 
+    def on_chunk_agreed(self, states: TrainState, stop: distributed.StopFlag) -> None:
+        """`on_chunk`; with several processes its KeyboardInterrupt only raises the flag, so that
+        every process stops after the same chunk."""
+        try:
+            self.on_chunk(states, self.steps)
+        except KeyboardInterrupt:
+            if not distributed.multi():
+                raise
+            stop.raised = True
+
+    def agree(self, stop: distributed.StopFlag, due: bool) -> tuple[bool, bool]:
+        """(stop now, write a checkpoint now) after a chunk. With several processes: stop when any
+        of them was asked to, checkpoint when process 0 finds it due (one small all-gather), so
+        that every process takes the same path. Alone, signals are KeyboardInterrupts already."""
+        if not distributed.multi():
+            return False, due
+        views = distributed.gather_values(np.array([stop.raised, due], np.int8))
+        return bool(views[:, 0].any()), bool(views[0, 1])
+
     def describe_progress(self) -> str:
         what = f"{self.k} members" if self.k > 1 else f"seed {self.members[0].seed}"
+        if distributed.multi():
+            what += f", {self.layout.mesh.size} devices over {distributed.process_count()} processes"
         return f"pretraining {self.config.space} {self.config.model} ({what})"
 
     def epoch_ended(self, start: int, stop: int) -> bool:
@@ -356,7 +419,7 @@ class _Run:
         ended = list(range(start // nb, stop // nb))
         if not ended:
             return t_epoch
-        history = jax.device_get(states.history)
+        history = distributed.to_host(states.history)
         seconds = (time.perf_counter() - t_epoch) / len(ended)
         new_rows = []
         for e in ended:
@@ -369,7 +432,7 @@ class _Run:
                 for row in rows:
                     row["prior_check_seconds"] = round(seconds_prior / self.k, 3)
             new_rows.append(rows)
-            if self.config.progress:
+            if self.progress:
                 prefix = "" if self.k == 1 else f"[{self.k} members, first: {self.members[0].describe()}] "
                 tqdm.write(prefix + export.format_epoch(rows[0]))
         for rows in new_rows:
@@ -378,41 +441,53 @@ class _Run:
         return time.perf_counter()
 
     def prior_metrics(self, states: TrainState, epoch: int) -> list[dict[str, Any]]:
-        ops, adjacency = jax.device_get(prior_members(self.program, states, self.data, epoch))
+        ops, adjacency = distributed.to_host(prior_members(self.program, states, self.data, epoch))
         return [prior_metrics(self.space, ops[i], adjacency[i]) for i in range(self.k)]
 
     def stop_nonfinite(self, first_bad: np.ndarray) -> None:
         nb = self.program.num_batches
         bad = [f"{self.members[i].describe()}: epoch {s // nb + 1} (step {s + 1:,})"
                for i, s in enumerate(first_bad.tolist()) if s >= 0]
-        if self.staging.resumed:
-            kept = f"{self.staging.path} keeps its last checkpoint from before"
+        if self.config.resume:
+            kept = f"{self.root} keeps its last checkpoint from before"
         else:
-            shutil.rmtree(self.staging.path, ignore_errors=True)
+            if self.main:
+                shutil.rmtree(self.root, ignore_errors=True)
             kept = "nothing was written"
         raise NonFiniteLossError(
             f"the training loss stopped being finite (NaN or infinite) for {len(bad)} of {self.k} members: "
             f"{'; '.join(bad)}. Training stopped, no embeddings were exported and {kept}; try a smaller --lr")
 
-    def save(self, states: TrainState) -> None:
-        host = jax.device_get(states)
-        for i, (folder, config) in enumerate(zip(self.folders, self.member_configs, strict=True)):
-            export.save_checkpoint(folder / export.CHECKPOINT_NAME, export.member_slice(host, i), self.histories[i],
-                                   config.to_dict(), self.steps)
-            export.write_history(folder, self.histories[i])
+    def save(self, states: TrainState, host: TrainState | None = None) -> None:
+        """Every member's checkpoint and metrics so far (`host`: `states` already on the host).
+        With several processes every one calls this (the states are gathered); process 0 writes,
+        and a failed write stops them all."""
+        host = distributed.to_host(states) if host is None else host
+        with distributed.together("writing a checkpoint"):
+            if not self.main:
+                return
+            for i, (folder, config) in enumerate(zip(self.folders, self.member_configs, strict=True)):
+                export.save_checkpoint(folder / export.CHECKPOINT_NAME, export.member_slice(host, i),
+                                       self.histories[i], config.to_dict(), self.steps)
+                export.write_history(folder, self.histories[i])
 
     # ------------------------------------------------------------------ outputs
 
     def finish(self, states: TrainState) -> PretrainResult:
         t0 = time.perf_counter()
-        embeddings = np.asarray(jax.device_get(embed_members(self.program, states, self.data)))
+        embeddings = np.asarray(distributed.to_host(embed_members(self.program, states, self.data)))
         embed_seconds = time.perf_counter() - t0
-        host = jax.device_get(states)
-        self.save(states)
+        host = distributed.to_host(states)
+        with distributed.together("writing the run folder"):
+            return self.write_outputs(host, embeddings, embed_seconds)
+
+    def write_outputs(self, host: TrainState, embeddings: np.ndarray, embed_seconds: float) -> PretrainResult:
+        """The files of every member and the batch's summary (process 0 writes; every process
+        returns the same result)."""
+        self.save(None, host)
         runs, finals = [], []
         total_steps = self.program.total_steps
         for i, (member, folder, config) in enumerate(zip(self.members, self.folders, self.member_configs, strict=True)):
-            export.write_embeddings(folder, embeddings[i], self.cells.hash, config.readout)
             final = dict(self.histories[i][-1]) if self.histories[i] else {}
             final.update({
                 "space": config.space, "model": config.model, "preset": config.preset, "seed": member.seed,
@@ -424,9 +499,11 @@ class _Run:
                 "steps_per_second": round(total_steps / max(self.timings.get("train_seconds", 0.0), 1e-9), 1)
                 if self.timings.get("train_seconds") else None,
             })
-            _io.write_json(folder / "metrics.json", final)
-            if self.batch:
-                write_marker(folder, KIND, complete=True)
+            if self.main:
+                export.write_embeddings(folder, embeddings[i], self.cells.hash, config.readout)
+                _io.write_json(folder / "metrics.json", final)
+                if self.batch:
+                    write_marker(folder, KIND, complete=True)
             finals.append(final)
             out = Path(config.out)
             runs.append(MemberRun(member, config, out, final, self.histories[i], embeddings[i],
@@ -434,8 +511,9 @@ class _Run:
         summary = None
         if self.batch:
             summary = self.summary(finals, embed_seconds)
-            _io.write_json(self.staging.path / "summary.json", summary)
-        out = self.staging.commit()
+            if self.main:
+                _io.write_json(self.root / "summary.json", summary)
+        out = self.staging.commit() if self.staging is not None else Path(self.config.out)
         return PretrainResult(self.config, out, runs, np.asarray(self.cells.hash), summary)
 
     def summary(self, finals: list[dict], embed_seconds: float) -> dict[str, Any]:
@@ -467,13 +545,25 @@ def run(
     `cells` / `space` override the space's cached cell set (notebooks, tests); `on_chunk(states,
     steps_done)` is called after every compiled chunk with the members' states (raise
     KeyboardInterrupt in it to stop the run: a checkpoint is written first, as on Ctrl-C).
+
+    Several processes (`a2v_jax.distributed`) train one run together when each calls this with
+    the same config: the members are split over every process's devices, every process gets the
+    whole result, and process 0 alone writes the run folder and shows progress.
     """
-    # refuse a folder that cannot take this run before any data is loaded or compiled
-    Staging.check(config.out, BATCH_KIND if config.is_batch else KIND, overwrite=config.overwrite, resume=config.resume)
-    if space is None:
-        space = get_space(config.space)
-    cells = load_cells(config)[1] if cells is None else limit_cells(cells, config.limit)
-    job = _Run(config, cells, space, on_chunk)
+    with distributed.together("preparing the pretraining"):
+        # refuse a folder that cannot take this run before any data is loaded or compiled
+        if distributed.is_main():
+            Staging.check(config.out, BATCH_KIND if config.is_batch else KIND, overwrite=config.overwrite,
+                          resume=config.resume)
+        if space is None:
+            space = get_space(config.space)
+        cells = load_cells(config)[1] if cells is None else limit_cells(cells, config.limit)
+        if distributed.multi():
+            config = dataclasses.replace(config, devices=distributed.mesh_devices(config.devices, "members"))
+        job = _Run(config, cells, space, on_chunk)
+    job.check_same_everywhere()
+    with distributed.together("opening the run folder"):
+        job.open()
     states = job.start()
     states = job.train(states)
     return job.finish(states)

@@ -237,15 +237,8 @@ def run_search(spec: SearchSpec | None = None, /, **fields: Any) -> SearchResult
 
 def _mesh(spec: SearchSpec):
     """The device mesh: --devices K, or, with several processes, every process's devices."""
-    if not distributed.multi():
-        return make_mesh(spec.devices) if spec.devices else None
-    total = len(jax.devices())
-    if spec.devices not in (None, total):
-        raise ValueError(
-            f"with {distributed.process_count()} processes the seeds are split over all {total} devices; "
-            f"leave out --devices (got {spec.devices})"
-        )
-    return make_mesh(None)
+    devices = distributed.mesh_devices(spec.devices, "seeds")
+    return make_mesh(devices) if devices else None
 
 
 def _check_same_everywhere(plan: Plan) -> None:
