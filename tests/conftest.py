@@ -50,3 +50,13 @@ def _isolated_cache(tmp_path_factory):
     if "A2V_CACHE" not in os.environ:
         os.environ["A2V_CACHE"] = str(tmp_path_factory.mktemp("a2v_cache"))
     yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_jax_caches():
+    """Drop the compiled programs of a test module when it ends, so that one pytest process running
+    the whole suite does not carry every module's executables (memory) into the next."""
+    yield
+    import jax
+
+    jax.clear_caches()
