@@ -255,7 +255,7 @@ def part_profile(n_seeds: int = 100, n_obs: int = 60, preset: str = "reference")
     out = {"seeds": n_seeds, "observations": n_obs, "preset": preset, "cells": problem.num_cells,
            "nelder_mead_mean_evaluations": float(np.mean(np.asarray(res.nfev))), "load_before": load()}
     for name, (fn, args) in parts.items():
-        f = jax.jit(fn).lower(*args).compile()
+        f = jax.jit(fn).lower(*args).compile(compiler_options=runner.compiler_options())
         jax.block_until_ready(f(*args))
         walls, cpus = [], []
         for _ in range(3):

@@ -224,10 +224,14 @@ def _sum_rows(a: jax.Array) -> jax.Array:
 def _batch_grads(params, x, y, mask):
     """Gradients of the minibatch MSE, sum((out - y)^2) / m over the m rows in `mask`.
 
-    The backward pass of Linear -> tanh -> Linear written out. The sums over the minibatch rows are
-    chains of adds (`_sum_rows`): as `reduce`s (or as the `dot`s `jax.grad` makes of them) they
-    round differently with and without a vmapped batch axis. The sums over features are `reduce`s,
-    which XLA:CPU emits the same way in both.
+    The backward pass of Linear -> tanh -> Linear written out. The sums over the minibatch rows of
+    the [rows, H] terms are chains of adds (`_sum_rows`): as `reduce`s (or as the `dot`s `jax.grad`
+    makes of them) they round differently with and without a vmapped batch axis. The sums over
+    features, and the row sum of the first layer's [rows, d, H] products, are `reduce`s, which
+    XLA:CPU emits the same way in both (tests/test_dngo.py checks a seed alone against batches,
+    chunks and a mesh). That one must be a `reduce`: as a chain of adds, XLA fuses it into each of
+    its three consumers (Adam's m, v and the parameter update) and computes it three times; a
+    `reduce` is computed once, which makes a round's training about 30% faster.
     """
     w1, b1, w2 = params["w1"], params["b1"], params["w2"]
     h = jnp.tanh(jnp.sum(x[:, :, None] * w1[None], axis=1) + b1)  # [bs, H]
@@ -236,7 +240,7 @@ def _batch_grads(params, x, y, mask):
     dout = err * (2.0 / jnp.maximum(jnp.sum(mask), 1))  # [bs]
     dpre = dout[:, None] * w2 * (1.0 - h * h)  # [bs, H]
     return {
-        "w1": _sum_rows(x[:, :, None] * dpre[:, None, :]),
+        "w1": jnp.sum(x[:, :, None] * dpre[:, None, :], axis=0),
         "b1": _sum_rows(dpre),
         "w2": _sum_rows(dout[:, None] * h),
         "b2": _sum_rows(dout),
