@@ -19,14 +19,22 @@ The cost of a round does not depend on them, but the number of rounds and repeat
 Timings are wall-clock medians where repeated; the machine is shared, so the load average before
 and after each measurement is recorded with it.
 
-What bounds the speed (profile, NB201, 100 seeds at 60 observations, CPU ms per seed and round):
-scoring every cell 9.1 of 14.2 (15,625 cells x a 128 x 128 quadratic form for the variance: 0.5
-GFLOP, about 60 GFLOP/s on one core, close to its float32 peak; blocks of 128 cells measured
-fastest against 64-1024), basis-net training 4.4 (about 600 Adam steps of minibatches of 10, bound
-by per-step overhead; neither an Adam step on one flat parameter vector nor a broadcast-multiply
-first layer was faster), eigendecomposition 0.8, Nelder-Mead 0.25. XLA runs these single-threaded
-here, so CPU seconds are what an idle core would take; a second core needs a second device
-(`--devices 2` with XLA_FLAGS=--xla_force_host_platform_device_count=2).
+What bounds the speed (profile, NB201 CIFAR-10, 100 seeds at 60 observations, compiled with the
+search's own XLA options, `dngo_profile.json`; wall ms per seed and round on 2 cores): scoring every
+cell 6.4 (15,625 cells x a 128 x 128 quadratic form for the variance: 0.51 GFLOP, plus 0.07 for the
+first layer and the mean; the batched product alone runs near 190 GFLOP/s over both cores, the rest
+is tanh, a layout transpose and top-k), basis-net training 3.1 (about 600 sequential Adam steps of
+minibatches of 10, bound by per-step work on small arrays; it was 4.4 before the first layer's
+gradient became one reduce), eigendecomposition 1.2 (LAPACK, one seed at a time, one core),
+Nelder-Mead 0.3; a whole round 10.2. XLA splits each operation over both cores (cpu ms are about
+twice the wall ms); `--devices 2` with XLA_FLAGS=--xla_force_host_platform_device_count=2 splits
+the seeds instead and was 8% faster at 500 seeds (bench_startup.py).
+
+The arithmetic of the 500-seed default run: about 0.68 GFLOP a seed and round (0.58 scoring, 0.1
+training) x 500 seeds x 81.3 rounds = 27.6 TFLOP, plus 10% for seeds that finish early but keep
+stepping with their chunk of 50 (lockstep vmap) = 30 TFLOP. One core's float32 peak here (AVX2, 2
+FMA pipes x 8 lanes x 2 x 2.45 GHz) is 78 GFLOP/s: 390 s; both cores 195 s. Measured all in: 521 s
+(58 GFLOP/s on average, 37% of the two cores' peak).
 
     python benchmarks/bench_dngo.py                      # everything (about an hour on 2 cores)
     python benchmarks/bench_dngo.py --parts speed --seeds 1,10 --presets fixed
