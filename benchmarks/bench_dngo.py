@@ -22,8 +22,8 @@ and after each measurement is recorded with it.
 What bounds the speed (profile, NB201 CIFAR-10, 100 seeds at 60 observations, compiled with the
 search's own XLA options, `dngo_profile.json`; wall ms per seed and round on 2 cores): scoring every
 cell 6.4 (15,625 cells x a 128 x 128 quadratic form for the variance: 0.51 GFLOP, plus 0.07 for the
-first layer and the mean; the batched product alone runs near 190 GFLOP/s over both cores, the rest
-is tanh, a layout transpose and top-k), basis-net training 3.1 (about 600 sequential Adam steps of
+first layer and the mean; in a trace about half the scoring time is that product, the rest tanh, a
+layout transpose and top-k), basis-net training 3.1 (about 600 sequential Adam steps of
 minibatches of 10, bound by per-step work on small arrays; it was 4.4 before the first layer's
 gradient became one reduce), eigendecomposition 1.2 (LAPACK, one seed at a time, one core),
 Nelder-Mead 0.3; a whole round 10.2. XLA splits each operation over both cores (cpu ms are about
