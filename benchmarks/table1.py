@@ -137,7 +137,9 @@ def markdown(table: dict, spaces: list[str], models: list[str], presets: list[st
              "vertices (NB101 padding aside, the decoded architecture); `op`/`edge`: published per-element "
              "accuracies; `valid`/`uniq`: the space's own validity check and graph hash; `valid*`/`uniq*`: the published "
              "checks (what the paper used). Paper: accuracy / validity / uniqueness from Table 1. Several seeds: mean +- std "
-             "(sample std); `wall`: seconds the row's one batched run took (compile, training, metrics, export).", ""]
+             "(sample std); `wall`: seconds the row's one batched run took (compile, training, metrics, export). A row "
+             "without a wall time is carried over from benchmarks/results/table1.json (an earlier run of fewer seeds, "
+             "trained one seed at a time).", ""]
     for space in spaces:
         if space not in table:
             continue
@@ -164,7 +166,7 @@ def markdown(table: dict, spaces: list[str], models: list[str], presets: list[st
                       f"exactly, {b['architecture']:.2f}% on real vertices. An encoder that sees only op labels and A + A^T "
                       f"(GIN, {b['rounds']} layers) gives vertices that colour refinement cannot tell apart the same mu, and the "
                       "inner-product decoder then joins them (logit |mu|^2 >= 0): a cell where two such vertices are not "
-                      "joined cannot be decoded exactly (`a2v_jax.pretrain_metrics.decodable`). `arch` counts only edges "
+                      "joined cannot be decoded exactly (`a2v_jax.pretrain.metrics.decodable`). `arch` counts only edges "
                       "between real vertices."]
         if space in SPACE_NOTES:
             lines += ["", SPACE_NOTES[space]]
