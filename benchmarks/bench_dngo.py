@@ -1,7 +1,7 @@
 """How fast DNGO search runs, seeds batched: NB201 CIFAR-10 (12,000 s budget) and an NB101-sized space.
 
 The published arch2vec-DNGO takes 106-158 s a seed on NB201 CIFAR-10 on this machine kind (mean
-137 s; REFERENCE.md), one seed after another: 500 seeds are about 19 hours. Here all seeds of a
+137 s; docs/reference.md), one seed after another: 500 seeds are about 19 hours. Here all seeds of a
 batch are one jitted computation (`vmap` of a `lax.while_loop` to the budget).
 
 Parts (`--parts`, comma separated):
@@ -71,7 +71,7 @@ from a2v_jax.search.problem import Problem, Trace  # noqa: E402
 from benchmarks._data import nb201_benchmark, stand_in_embeddings  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-PUBLISHED_SECONDS_PER_SEED = 137.0  # REFERENCE.md: 106-158 s, mean 137 s (NB201 CIFAR-10, 12,000 s)
+PUBLISHED_SECONDS_PER_SEED = 137.0  # docs/reference.md: 106-158 s, mean 137 s (NB201 CIFAR-10, 12,000 s)
 NB201_BUDGET = 12000.0
 NB101_BUDGET = 1.5e6
 

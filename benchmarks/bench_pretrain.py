@@ -56,7 +56,7 @@ from a2v_jax.pretrain.run import load_cells, member_inputs  # noqa: E402
 from a2v_jax.pretrain.train import advance_members, embed_members, init_members  # noqa: E402
 
 SHAPES = {"nb101": (7, 5), "nb201": (8, 7), "darts": (11, 11)}
-PUBLISHED_STEPS_PER_S = {"nb101": 148.0, "nb201": 157.0}  # REFERENCE.md, this machine kind
+PUBLISHED_STEPS_PER_S = {"nb101": 148.0, "nb201": 157.0}  # docs/reference.md, this machine kind
 
 
 def synthetic_cells(count: int, n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             if measured is not None:
                 ref, src = measured[mode]["median"], "measured"
             else:
-                ref, src = published, "REFERENCE.md"
+                ref, src = published, "docs/reference.md"
             ratio = f"{ours / ref:5.2f}x" if ref else "   -"
             ref_text = f"{ref:10.1f}" if ref else f"{'-':>10}"
             print(f"{space:6} {mode:5} {ours:9.1f} {ref_text} {ratio}   {entry[mode]['runs']} (published: {src})")
