@@ -40,9 +40,10 @@ def own_lines(text: str) -> str:
     nothing but gloo's pieces, rank numbers and blanks (none of our own lines is only digits)."""
     def gloo_only(line: str) -> bool:
         rest = line
-        for piece in GLOO_PIECES:
-            rest = rest.replace(piece, " ").replace(piece.strip(), " ")
-        return rest.replace("[Gloo]", " ").strip().replace(" ", "").isdigit() or (rest != line and not rest.strip())
+        for piece in (*GLOO_PIECES, "[Gloo]"):
+            rest = rest.replace(piece.strip(), " ")
+        left = "".join(rest.split())
+        return left.isdigit() or (not left and rest != line)
 
     return "".join(line for line in text.splitlines(keepends=True) if not gloo_only(line))
 
