@@ -377,3 +377,20 @@ def test_bo_discrete_is_dngo_on_the_discrete_encoding():
     np.testing.assert_array_equal(np.asarray(a.trace.index), np.asarray(b.trace.index))
     assert (bo_discrete.Config().top_k, bo_discrete.Config(space="nb101").top_k) == (1, 5)
     assert bo_discrete.QUIRKS is dngo.QUIRKS and bo_discrete.Config(preset="reference").requery
+
+
+@pytest.mark.parametrize("module", [rl_supervised, bo_supervised])
+def test_supervised_seed_chunk_bounds_the_whole_space_pass(module):
+    """The default seed chunk keeps a chunk's whole-space activation (seeds x cells x vertices x
+    hidden floats) within the platform's bound, and is at least one seed."""
+    problem = synthetic_problem()
+    graphs = problem.graphs
+    for platform, bound in (("cpu", enc.CPU_BLOCK_FLOATS), ("gpu", enc.ACCELERATOR_BLOCK_FLOATS)):
+        for hidden, chunk in ((128, 512), (16, 128), (4096, 4096)):
+            config = module.Config(preset="fixed", hidden=hidden, chunk=chunk)
+            seeds = module.seed_chunk(problem, config, platform)
+            per_seed = min(chunk, graphs.num_cells) * graphs.num_nodes * hidden
+            assert seeds >= 1
+            assert seeds == 1 or seeds * per_seed <= bound
+            assert (seeds + 1) * per_seed > bound  # as many as fit
+    assert runner.default_seed_chunk(module, problem, module.Config(preset="fixed"), 10_000) is not None

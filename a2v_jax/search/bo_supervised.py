@@ -112,6 +112,11 @@ def _module(config: Config):
     return enc.encoder(config.hidden, config.latent, config.layers)
 
 
+def seed_chunk(problem: Problem, config: Config, platform: str) -> int:
+    """Seeds per device vmapped together by default: bounded by the whole-space pass's memory."""
+    return enc.seed_chunk(problem, config, platform)
+
+
 def init(key: jax.Array, problem: Problem, config: Config) -> State:
     """Query `n_init` distinct uniformly random cells."""
     check_cells(problem.graphs, "bo-supervised")

@@ -127,6 +127,11 @@ def _optimizers(config: Config) -> dict[str, optax.GradientTransformation]:
     return {"policy": optax.adam(config.lr), "encoder": optax.adam(config.encoder_lr)}
 
 
+def seed_chunk(problem: Problem, config: Config, platform: str) -> int:
+    """Seeds per device vmapped together by default: bounded by the whole-space pass's memory."""
+    return enc.seed_chunk(problem, config, platform)
+
+
 def init(key: jax.Array, problem: Problem, config: Config) -> State:
     check_cells(problem.graphs, "rl-supervised")
     n = problem.num_cells
