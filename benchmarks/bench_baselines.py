@@ -17,12 +17,17 @@ benchmarks/results/table3.md), so the 3-dataset estimates scale the CIFAR-10 tim
 
 The machine is shared: the load average is recorded with every number.
 
-    python benchmarks/bench_baselines.py [--rl-seeds 10,100,500] [--seeds 10] [--bo-supervised-seeds 4]
+With `--runs DIR`, the finished CLI runs of these methods in DIR (Table 3's 500-seed rows, one
+`python -m a2v_jax.search` each) are listed with their seeds/s as well, so a 500-seed rate need not
+be measured twice.
+
+    python benchmarks/bench_baselines.py [--rl-seeds 10,100,500] [--seeds 10] [--bo-supervised-seeds 4] [--runs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -121,6 +126,37 @@ def rl_discrete_flops(queries: float, cells: int, d: int) -> float:
     return float(queries * cells * d * 2)
 
 
+def finished_runs(runs: Path, skip: set[str]) -> list[dict]:
+    """Seeds/s of the baselines' finished CLI runs (`python -m a2v_jax.search ... --out
+    runs/<method>-<preset>-<dataset>`, e.g. Table 3's 500-seed rows): the same computation as
+    `measure`, timed by the CLI (compile apart; the load during the run is not recorded there)."""
+    rows = []
+    print(f"\nfinished runs in {runs}")
+    print(f"{'run':38s} {'seeds':>5s} {'compile s':>9s} {'run s':>8s} {'s/seed':>7s} {'seeds/s':>8s} {'devices':>7s}")
+    for m in METHODS:
+        if m in skip:
+            continue
+        for folder in sorted(runs.glob(f"{m}-*")):
+            summary, run = folder / "summary.json", folder / "run.json"
+            if not (summary.is_file() and run.is_file()) or "+" in folder.name:
+                continue
+            info = json.loads(run.read_text())
+            if info.get("method") != m or not info.get("complete"):
+                continue
+            d = json.loads(summary.read_text())
+            timing = d.get("timing", {})
+            run_s = float(timing.get("run_seconds", d["seconds"]))
+            row = {"run": folder.name, "method": m, "preset": d["preset"], "dataset": d["dataset"], "seeds": d["seeds"],
+                   "compile_s": timing.get("compile_seconds"), "run_s": run_s, "seconds_per_seed": run_s / d["seeds"],
+                   "seeds_per_s": d["seeds"] / run_s, "devices": d["devices"], "platform": d["platform"],
+                   "written": info.get("written")}
+            rows.append(row)
+            compile_s = float("nan") if row["compile_s"] is None else row["compile_s"]
+            print(f"{folder.name:38s} {row['seeds']:5d} {compile_s:9.1f} {run_s:8.1f} {row['seconds_per_seed']:7.2f} "
+                  f"{row['seeds_per_s']:8.3f} {row['devices']:7d}", flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rl-seeds", default="10,100,500", help="seed counts for the rl-supervised scaling")
@@ -131,6 +167,8 @@ def main() -> None:
     ap.add_argument("--queries-per-dataset", default="cifar100=110,ImageNet16-120=105",
                     help="queries a seed makes on the other datasets (for the FLOP scaling)")
     ap.add_argument("--skip", default="", help="comma-separated methods to leave out")
+    ap.add_argument("--runs", type=Path, default=None,
+                    help="folder of finished Table 3 runs (<method>-<preset>-<dataset>): their seeds/s join the table")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "baselines_speed.json")
     args = ap.parse_args()
     skip = {s for s in args.skip.split(",") if s}
@@ -159,6 +197,10 @@ def main() -> None:
             print(f"{s:6d} {r['compile_s']:9.1f} {r['run_s']:8.1f} {r['seconds_per_seed']:7.2f} {r['seeds_per_s']:8.3f} "
                   f"{r['queries_mean']:7.1f} {r['load_avg'][0]:4.1f}-{r['load_avg'][1]:4.1f}", flush=True)
             write_json(args.out, results)
+
+    if args.runs is not None:
+        results["finished_runs"] = finished_runs(args.runs, skip)
+        write_json(args.out, results)
 
     print("\nper seed")
     print(f"{'method':14s} {'seeds':>5s} {'compile s':>9s} {'run s':>8s} {'s/seed':>7s} {'queries':>7s} {'load':>10s}")
