@@ -10,6 +10,8 @@ Parts (`--parts`, comma separated):
              accuracy of the incumbent), written per seed to `dngo_nb201_runs.json`.
 - `profile`: one round's parts (basis-net training, eigendecomposition, Nelder-Mead, scoring every
              cell) on 100 seeds holding 60 observations, i.e. the middle of a run.
+- `rank`:    scoring with the variance from as many directions as observations (not the
+             library's form) against the full 128 x 128 quadratic form: what that product costs.
 - `nb101`:   an NB101-sized space (423,624 cells; synthetic features, rewards and costs), top-5
              proposals, the published 1.5e6 s budget, a few seeds to the end of their budget.
 
@@ -35,6 +37,14 @@ training) x 500 seeds x 81.3 rounds = 27.6 TFLOP, plus 10% for seeds that finish
 stepping with their chunk of 50 (lockstep vmap) = 30 TFLOP. One core's float32 peak here (AVX2, 2
 FMA pipes x 8 lanes x 2 x 2.45 GHz) is 78 GFLOP/s: 390 s; both cores 195 s. Measured all in: 521 s
 (58 GFLOP/s on average, 37% of the two cores' peak).
+
+Is the quadratic form the bound? (`rank`, `dngo_profile.json`, measured beside a 500-seed search, so
+as ratios): with n observations the posterior differs from the prior on an n-dimensional span only,
+so the variance needs n of the 128 directions. At n = 32 / 64 / 96 scoring in that shorter form
+was 1.38-1.48x / 1.14-1.23x / 1.01-1.02x faster than the full form (fixed / reference), with the
+same top-k in every seed and variances changed by up to 2% (the shorter form subtracts). Over a
+run's rounds (n from 16 to about 100) that is about 12% of scoring, 7% of a run: the product is not
+what bounds scoring (tanh, layouts and top-k are), so the library keeps the full form.
 
     python benchmarks/bench_dngo.py                      # everything (about an hour on 2 cores)
     python benchmarks/bench_dngo.py --parts speed --seeds 1,10 --presets fixed
@@ -279,6 +289,93 @@ def part_profile(n_seeds: int = 100, n_obs: int = 60, preset: str = "reference")
     return out
 
 
+def _score_low_rank(problem, w1, b1, post, target, exclude, config, width):
+    """`dngo.score_top_k` with the variance from `width` directions instead of all D (a variant the
+    library does not use; see `part_rank`): with n <= width observations the posterior covariance
+    is 1/alpha outside the span of the first `width` eigenvectors (sorted by eigenvalue of
+    Phi^T Phi), so var = 1/beta + |phi|^2 / alpha - sum_{i < width} (1/alpha - 1/kappa_i) (v_i . phi)^2.
+    Returns (scores, cells) of the top k and every cell's variance."""
+    n_cells = problem.num_cells
+    chunk = min(dngo.cell_chunk(config), n_cells)
+    n_chunks = -(-n_cells // chunk)
+    k = min(config.top_k, n_cells)
+    inv_alpha = 1.0 / post.alpha
+    if width is None:
+        a = post.vecs * jnp.sqrt(post.inv_kappa)[None, :]
+    else:
+        a = post.vecs[:, :width] * jnp.sqrt(jnp.maximum(inv_alpha - post.inv_kappa[:width], 0.0))[None, :]
+
+    def block(i):
+        start = jnp.minimum(i * chunk, n_cells - chunk)
+        x = jax.lax.dynamic_slice_in_dim(problem.features, start, chunk)
+        cells = start + jnp.arange(chunk, dtype=jnp.int32)
+        phi = jnp.tanh(x @ w1 + b1)
+        mean = phi @ post.weights
+        z = phi @ a
+        if width is None:
+            var = post.noise + jnp.sum(z * z, axis=-1)
+        else:
+            var = post.noise + jnp.maximum(inv_alpha * jnp.sum(phi * phi, axis=-1) - jnp.sum(z * z, axis=-1), 0.0)
+        score = dngo.acquisition(mean, var, target, config)
+        ok = cells >= i * chunk
+        if exclude is not None:
+            ok = ok & ~exclude[cells]
+        vals, pos = jax.lax.top_k(jnp.where(ok, score, -jnp.inf), k)
+        return vals, cells[pos], var
+
+    vals, cells, var = jax.lax.map(block, jnp.arange(n_chunks))
+    best, pos = jax.lax.top_k(vals.reshape(-1), k)
+    return best, cells.reshape(-1)[pos], var.reshape(-1)[:n_cells]
+
+
+def part_rank(n_seeds: int = 100, widths=(32, 64, 96)) -> list[dict]:
+    """Is the 128 x 128 quadratic form what bounds scoring? With n observations the posterior
+    differs from the prior only on an n-dimensional span, so a variance from `width` >= n directions
+    needs width/128 of that product's FLOPs. Timed (median of 5, compiled as the search is) against
+    the full form on the same fitted models, n = width observations, with the top-k agreement and the
+    largest relative change of any cell's variance (the shorter form subtracts, so it rounds worse)."""
+    problem = nb201_problem()
+    rows = []
+    for preset in ("fixed", "reference"):
+        config = dngo.Config(space="nb201", preset=preset)
+        for width in widths:
+            keys = jax.random.split(jax.random.PRNGKey(width), n_seeds)
+
+            def fitted(key, n_obs=width, config=config):
+                cells = jax.random.choice(key, problem.num_cells, (n_obs,), replace=False)
+                trace = Trace.empty(problem).record_many(problem, cells.astype(jnp.int32))
+                w1, b1, post, _, _, _, _ = dngo.fit_model(key, key, trace, problem, config)
+                target = jnp.float32(config.target) if config.ei_target == "fixed" else trace.best_reward_now
+                return w1, b1, post, target, trace.visited
+
+            args = jax.jit(jax.vmap(fitted))(keys)
+            row = {"preset": preset, "seeds": n_seeds, "observations": width, "width": width, "load_before": load()}
+            outs = {}
+            for name, w in (("full", None), ("low_rank", width)):
+                def score(w1, b1, post, target, visited, w=w, config=config):
+                    return _score_low_rank(problem, w1, b1, post, target, None if config.requery else visited, config, w)
+
+                f = jax.jit(jax.vmap(score)).lower(*args).compile(compiler_options=runner.compiler_options())
+                outs[name] = jax.block_until_ready(f(*args))
+                walls = []
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    jax.block_until_ready(f(*args))
+                    walls.append(time.perf_counter() - t0)
+                row[name + "_ms_per_seed"] = 1e3 * float(np.median(walls)) / n_seeds
+            full_var, low_var = np.asarray(outs["full"][2]), np.asarray(outs["low_rank"][2])
+            row["top_k_same_share"] = float(np.mean(np.all(np.asarray(outs["full"][1]) == np.asarray(outs["low_rank"][1]), axis=1)))
+            row["var_rel_change_max"] = float(np.max(np.abs(low_var - full_var) / full_var))
+            row["speedup"] = row["full_ms_per_seed"] / row["low_rank_ms_per_seed"]
+            row["load_after"] = load()
+            rows.append(row)
+            print(f"rank {preset:9s} n = width {width:3d}: full {row['full_ms_per_seed']:.2f} ms/seed, low-rank "
+                  f"{row['low_rank_ms_per_seed']:.2f} ({row['speedup']:.2f}x); top-k same in "
+                  f"{100 * row['top_k_same_share']:.0f}% of seeds, variance changed by up to "
+                  f"{100 * row['var_rel_change_max']:.2g}%", flush=True)
+    return rows
+
+
 def part_nb101(n_seeds: int, presets) -> list[dict]:
     problem = nb101_sized_problem()
     rows = []
@@ -336,7 +433,7 @@ def print_table(result: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="speed,profile,nb101", help="comma-separated: speed, profile, nb101")
+    ap.add_argument("--parts", default="speed,profile,nb101", help="comma-separated: speed, profile, rank, nb101")
     ap.add_argument("--seeds", default="1,10,100,500", help="NB201 batch sizes to time")
     ap.add_argument("--presets", default="reference,fixed", help="presets for the NB201 speed runs")
     ap.add_argument("--seed-chunk", type=int, default=100,
@@ -348,7 +445,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs-out", default=str(RESULTS / "dngo_nb201_runs.json"))
     args = ap.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    unknown = parts - {"speed", "profile", "nb101"}
+    unknown = parts - {"speed", "profile", "rank", "nb101"}
     if unknown:
         ap.error(f"unknown part(s) {sorted(unknown)}")
     out_path = Path(args.out)
@@ -376,6 +473,9 @@ def main(argv=None) -> int:
     if "profile" in parts:
         result["nb201_round_profile"] = part_profile()
         result["nb201_round_profile"]["measured"] = stamp
+    if "rank" in parts:
+        result["nb201_variance_rank"] = part_rank()
+        result["nb201_variance_rank_measured"] = stamp
     if "nb101" in parts:
         result["nb101_sized"] = part_nb101(args.nb101_seeds, [p.strip() for p in args.nb101_presets.split(",")])
         result["nb101_measured"] = stamp
