@@ -394,3 +394,12 @@ def test_supervised_seed_chunk_bounds_the_whole_space_pass(module):
             assert seeds == 1 or seeds * per_seed <= bound
             assert (seeds + 1) * per_seed > bound  # as many as fit
     assert runner.default_seed_chunk(module, problem, module.Config(preset="fixed"), 10_000) is not None
+
+
+def test_bo_discrete_batches_seeds_as_arch2vec_bo():
+    """bo-discrete is DNGO on other features: the runner chunks its seeds as it chunks `bo`'s."""
+    problem = synthetic_problem()
+    for batch in (10, 500):
+        assert runner.default_seed_chunk(bo_discrete, problem, bo_discrete.Config(preset="fixed"), batch) == \
+            runner.default_seed_chunk(dngo, problem, dngo.Config(preset="fixed"), batch)
+    assert runner.default_seed_chunk(bo_discrete, problem, bo_discrete.Config(preset="fixed"), 500) is not None
