@@ -11,7 +11,8 @@ Each row is one `run_search`, i.e. one CLI command: `python -m a2v_jax.search --
 --dataset D --method M --preset P --seeds S [--embeddings E] --out <runs>/<M>-<P>-<D>`, re-used
 when that folder already holds a finished run of the same request (see benchmarks/_runs.py; the
 ablation's CIFAR-10 `fixed`/`reference` runs are the same folders). The table goes to
-benchmarks/results/table3.{json,md}.
+benchmarks/results/table3.{json,md} and always covers every dataset x method x preset: the rows asked
+for are run, the others are read from finished runs in --runs or listed as not finished.
 
 Reported (%): the incumbent's validation ('valid' column: 200-epoch, as the paper's Table 3) and test
 accuracy, mean +- std over seeds (population std, as the published summary script), the 95%
@@ -86,14 +87,15 @@ CONTRASTS = (("rl", "rl-supervised"), ("rl", "rl-discrete"), ("rl", "re"), ("rl"
 SAME = "same"  # the preset label of a method whose presets do not differ on NB201
 
 
-def registered(names: list[str]) -> list[str]:
-    """The registered names among `names` (a note for each one that is not)."""
+def registered(names: list[str], quiet: bool = False) -> list[str]:
+    """The registered names among `names` (a note for each one that is not, unless `quiet`)."""
     out = []
     for name in names:
         try:
             out.append(method_key(name))
         except UnknownMethodError:
-            print(f"note: method {name!r} is not registered here (registered: {', '.join(METHODS)}); its rows are skipped",
+            if not quiet:
+                print(f"note: method {name!r} is not registered here (registered: {', '.join(METHODS)}); its rows are skipped",
                   flush=True)
     return out
 
@@ -103,6 +105,28 @@ def presets_of(method: str, wanted: list[str]) -> list[str]:
     if presets.quirk_differences(get_method(method).Config.QUIRKS, "nb201"):
         return wanted
     return [SAME]
+
+
+def plan(requested: list[tuple[str, str, str]], grid: list[tuple[str, str, str]], finished, run: bool) -> list[tuple]:
+    """(dataset, method, preset, action) for every row of the table, in table order.
+
+    The table always covers `grid` (every dataset x default method x preset) plus the requested
+    rows, so a command for one method rewrites the whole table rather than a table of that method
+    alone. A requested row is "run" (re-used inside `search` when finished) unless `run` is off
+    (--finished-only); any other row is "read" when `finished(row)` says its run is there, else
+    "pending" (listed as not finished).
+    """
+    rows = list(dict.fromkeys([*grid, *requested]))
+    order = {d: i for i, d in enumerate(DATASETS)}
+    rows.sort(key=lambda r: order[r[0]])  # stable: within a dataset, the grid's method order
+    wanted = set(requested)
+    out = []
+    for row in rows:
+        if run and row in wanted:
+            out.append((*row, "run"))
+        else:
+            out.append((*row, "read" if finished(row) else "pending"))
+    return out
 
 
 def paper(table: dict, method: str, di: int) -> tuple[float, float]:
@@ -218,27 +242,42 @@ def main() -> None:
         emb, emb_source = pretrained_embeddings(args.runs / "pretrain-nb201-reference-seed0")
     else:
         emb, emb_source = None, "-"
-    rows, pending, finals = [], [], {}
-    for dataset in datasets:
-        for m in methods:
-            for preset in presets_of(m, wanted_presets):
-                fields = dict(space="nb201", dataset=dataset, method=m, seeds=args.seeds,
-                              preset=presets.FIXED if preset == SAME else preset,
-                              embeddings=Path(emb) if uses_embeddings(m) else None)
-                name = f"{m}-{preset}-{dataset}"
-                if args.finished_only and not finished_run(args.runs / name, SearchSpec(**fields)):
-                    pending.append(name)
-                    continue
-                summary, traces, out = search(args.runs, name, reuse=args.reuse, **fields)
-                test = final_values(traces)["test"]
-                finals[(dataset, m, preset)] = test
-                rows.append(row_of(dataset, m, preset, summary, test, out))
-                r = rows[-1]
-                print(f"{dataset:15s} {m:14s} {preset:9s} test {r['test_mean']:.2f} +- {r['test_std']:.2f} "
-                      f"[{r['test_ci'][0]:.2f}, {r['test_ci'][1]:.2f}]  (paper {r['paper_test_mean']:.2f} +- "
-                      f"{r['paper_test_std']:.2f}: within {r['test_within_paper_std']})", flush=True)
+    all_presets = [presets.REFERENCE, presets.FIXED]
+    requested = [(d, m, p) for d in datasets for m in methods for p in presets_of(m, wanted_presets)]
+    grid = [(d, m, p) for d in DATASETS for m in registered(list(DEFAULT_METHODS), quiet=True)
+            for p in presets_of(m, all_presets)]
+    if emb is None:  # rows read from earlier runs are matched against the default embeddings
+        default = args.runs / "pretrain-nb201-reference-seed0" / "embeddings.npz"
+        if default.exists():
+            emb, emb_source = default, f"{shown_path(default)} (the rows read from earlier runs)"
 
-    pairs = contrasts(finals, wanted_presets)
+    def fields_of(dataset: str, m: str, preset: str) -> dict | None:
+        if uses_embeddings(m) and emb is None:
+            return None
+        return dict(space="nb201", dataset=dataset, method=m, seeds=args.seeds,
+                    preset=presets.FIXED if preset == SAME else preset,
+                    embeddings=Path(emb) if uses_embeddings(m) else None)
+
+    def finished(row: tuple[str, str, str]) -> bool:
+        fields = fields_of(*row)
+        return fields is not None and finished_run(args.runs / "-".join((row[1], row[2], row[0])), SearchSpec(**fields))
+
+    rows, pending, finals = [], [], {}
+    for dataset, m, preset, action in plan(requested, grid, finished, run=not args.finished_only):
+        name = f"{m}-{preset}-{dataset}"
+        if action == "pending":
+            pending.append(name)
+            continue
+        summary, traces, out = search(args.runs, name, reuse=args.reuse or action == "read", **fields_of(dataset, m, preset))
+        test = final_values(traces)["test"]
+        finals[(dataset, m, preset)] = test
+        rows.append(row_of(dataset, m, preset, summary, test, out))
+        r = rows[-1]
+        print(f"{dataset:15s} {m:14s} {preset:9s} test {r['test_mean']:.2f} +- {r['test_std']:.2f} "
+              f"[{r['test_ci'][0]:.2f}, {r['test_ci'][1]:.2f}]  (paper {r['paper_test_mean']:.2f} +- "
+              f"{r['paper_test_std']:.2f}: within {r['test_within_paper_std']})", flush=True)
+
+    pairs = contrasts(finals, all_presets)
     skipped = [m for m in args.methods.split(",") if m not in methods]
     header = [
         f"NB201, {args.seeds} seeds a row (seed ids 0..{args.seeds - 1}). Embeddings (methods that search them): "

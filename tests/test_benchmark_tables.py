@@ -51,3 +51,20 @@ def test_table3_presets_and_paper_check():
     assert table3.within(93.50, (94.12, 0.42)) == "no"
     assert table3.within(93.50, (np.nan, np.nan)) == "-"
     assert table3.PAPER_TEST["rl-discrete"] == ((93.82, 0.31), (72.13, 0.79), (45.30, 0.86))
+
+
+def test_table3_plan_covers_the_whole_table_whatever_is_asked():
+    grid = [(d, m, p) for d in table3.DATASETS for m in ("re", "bo") for p in ("reference", "fixed")]
+    done = {("cifar10", "re", "fixed"), ("imagenet16-120", "bo", "reference")}
+    asked = [("cifar100", "bo", "fixed"), ("cifar100", "rl-supervised", "fixed")]  # one outside the grid
+    got = table3.plan(asked, grid, lambda row: row in done, run=True)
+    assert [r[:3] for r in got][:4] == grid[:4]  # table order: datasets first, then the grid's methods
+    assert len(got) == len(grid) + 1 and ("cifar100", "rl-supervised", "fixed", "run") in got
+    actions = {r[:3]: r[3] for r in got}
+    assert actions[("cifar100", "bo", "fixed")] == "run"
+    assert actions[("cifar10", "re", "fixed")] == actions[("imagenet16-120", "bo", "reference")] == "read"
+    assert sum(a == "pending" for a in actions.values()) == len(grid) - 3
+    # --finished-only: nothing runs, asked rows are read when finished, else pending
+    got = table3.plan(asked, grid, lambda row: row in done, run=False)
+    assert {r[3] for r in got} == {"read", "pending"}
+    assert [r[:3] for r in got if r[3] == "read"] == [("cifar10", "re", "fixed"), ("imagenet16-120", "bo", "reference")]
