@@ -68,3 +68,8 @@ def test_table3_plan_covers_the_whole_table_whatever_is_asked():
     got = table3.plan(asked, grid, lambda row: row in done, run=False)
     assert {r[3] for r in got} == {"read", "pending"}
     assert [r[:3] for r in got if r[3] == "read"] == [("cifar10", "re", "fixed"), ("imagenet16-120", "bo", "reference")]
+
+
+def test_ablation_table_keeps_the_default_methods():
+    assert ablation.table_methods(["bo"]) == ["rl", "bo"]
+    assert ablation.table_methods(["rl-discrete", "rl"]) == ["rl", "bo", "rl-discrete"]
