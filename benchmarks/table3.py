@@ -238,9 +238,9 @@ def main() -> None:
         emb = args.runs / "stand-in-embeddings.npz"
     elif args.embeddings is not None:
         emb, emb_source = args.embeddings, str(args.embeddings)
-    elif any(uses_embeddings(m) for m in methods):
+    elif any(uses_embeddings(m) for m in methods) and not args.finished_only:
         emb, emb_source = pretrained_embeddings(args.runs / "pretrain-nb201-reference-seed0")
-    else:
+    else:  # nothing to run that needs them (--finished-only never pretrains)
         emb, emb_source = None, "-"
     all_presets = [presets.REFERENCE, presets.FIXED]
     requested = [(d, m, p) for d in datasets for m in methods for p in presets_of(m, wanted_presets)]

@@ -73,3 +73,19 @@ def test_table3_plan_covers_the_whole_table_whatever_is_asked():
 def test_ablation_table_keeps_the_default_methods():
     assert ablation.table_methods(["bo"]) == ["rl", "bo"]
     assert ablation.table_methods(["rl-discrete", "rl"]) == ["rl", "bo", "rl-discrete"]
+
+
+def test_table3_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("--finished-only must not run anything")
+
+    monkeypatch.setattr(table3, "pretrained_embeddings", refuse)
+    monkeypatch.setattr(table3, "search", refuse)
+    monkeypatch.setattr(sys, "argv", ["table3.py", "--finished-only", "--methods", "bo",
+                                      "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "out")])
+    table3.main()
+    md = (tmp_path / "out" / "table3.md").read_text()
+    pending = md.split("Not finished when this table was written: ")[1].split(".\n")[0].split(", ")
+    grid = [(d, m, p) for d in table3.DATASETS for m in table3.DEFAULT_METHODS
+            for p in table3.presets_of(m, ["reference", "fixed"])]
+    assert len(pending) == len(grid) and "re-fixed-cifar10" in pending  # the whole table, not bo's rows alone
