@@ -32,6 +32,7 @@ SUBDIR = "jax-compilation"
 MIN_COMPILE_SECONDS = 0.1
 MAX_BYTES = 2 * 1024**3
 FLAG = "--no-compile-cache"
+CACHE_SUFFIX, ATIME_SUFFIX = "-cache", "-atime"  # JAX's names for an entry and its access-time record
 
 
 def env_opt_out() -> bool:
@@ -68,7 +69,29 @@ def enable(opt_out: bool = False, root: str | os.PathLike | None = None) -> Path
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
     if jax.config.jax_compilation_cache_max_size in (None, -1):
         jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+    repair(path)
     return path
+
+
+def repair(path: Path) -> int:
+    """Give every cached program without an access-time record one; returns how many were fixed.
+
+    With a size limit, JAX keeps a `<key>-atime` file beside each `<key>-cache` entry and reads
+    them all before every write; an entry written without a limit (the same folder used as a plain
+    `JAX_COMPILATION_CACHE_DIR`, or by an older version of this package) has none, and then every
+    write of the process fails with a FileNotFoundError warning: the cache silently stops growing.
+    The missing records get the entry's modification time, so such entries are evicted first.
+    """
+    fixed = 0
+    try:
+        for entry in path.glob(f"*{CACHE_SUFFIX}"):
+            atime = entry.with_name(entry.name[: -len(CACHE_SUFFIX)] + ATIME_SUFFIX)
+            if not atime.exists():
+                atime.write_bytes(entry.stat().st_mtime_ns.to_bytes(8, "little"))
+                fixed += 1
+    except OSError:
+        pass  # a folder that cannot be repaired costs compile time, nothing else
+    return fixed
 
 
 def add_argument(parser: argparse.ArgumentParser) -> None:

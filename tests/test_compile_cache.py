@@ -82,3 +82,26 @@ def test_every_command_line_enables_it(monkeypatch, tmp_path):
     assert analysis_main(["all", "--no-compile-cache", "--space", "nb201", "--embeddings", f"x={missing}",
                           "--out", str(tmp_path / "a")]) != 0
     assert calls == [(False, None), (True, None), (False, str(tmp_path)), (True, None), (True, None), (True, None)]
+
+
+def test_entries_without_an_access_time_do_not_stop_the_cache(tmp_path):
+    """An entry written without a size limit (no `-atime` record) made every later write fail."""
+    folder = tmp_path / "a2v" / compile_cache.SUBDIR
+    folder.mkdir(parents=True)
+    (folder / f"jit_old-1234{compile_cache.CACHE_SUFFIX}").write_bytes(b"x" * 10)
+    full = {k: v for k, v in os.environ.items() if k not in (compile_cache.JAX_ENV, compile_cache.ENV)}
+    full.update(A2V_CACHE=str(tmp_path / "a2v"), JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", SCRIPT], env=full,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    names = {p.name for p in _entries(folder)}
+    assert f"jit_old-1234{compile_cache.ATIME_SUFFIX}" in names
+    written = [n for n in names if n.startswith("jit_f") and n.endswith(compile_cache.CACHE_SUFFIX)]
+    assert written, f"the new program was not cached: {sorted(names)}"
+
+
+def test_repair_is_a_no_op_on_a_whole_folder(tmp_path):
+    (tmp_path / f"k{compile_cache.CACHE_SUFFIX}").write_bytes(b"x")
+    assert compile_cache.repair(tmp_path) == 1
+    assert compile_cache.repair(tmp_path) == 0
+    assert compile_cache.repair(tmp_path / "missing") == 0
