@@ -180,6 +180,9 @@ def main() -> None:
     methods = [method_key(m) for m in args.methods.split(",")]  # an unknown name fails here, before any run
     if args.embeddings is not None:
         emb, emb_source = args.embeddings, str(args.embeddings)
+    elif args.finished_only:  # reads finished runs only: never pretrains
+        emb = args.runs / "pretrain-nb201-reference-seed0" / "embeddings.npz"
+        emb_source = str(shown_path(emb))
     else:
         emb, emb_source = pretrained_embeddings(args.runs / "pretrain-nb201-reference-seed0")
     shown = table_methods(methods)

@@ -89,3 +89,17 @@ def test_table3_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch):
     grid = [(d, m, p) for d in table3.DATASETS for m in table3.DEFAULT_METHODS
             for p in table3.presets_of(m, ["reference", "fixed"])]
     assert len(pending) == len(grid) and "re-fixed-cifar10" in pending  # the whole table, not bo's rows alone
+
+
+def test_ablation_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("--finished-only must not run anything")
+
+    monkeypatch.setattr(ablation, "pretrained_embeddings", refuse)
+    monkeypatch.setattr(ablation, "search", refuse)
+    monkeypatch.setattr(sys, "argv", ["ablation.py", "--finished-only", "--methods", "bo",
+                                      "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "out")])
+    ablation.main()
+    md = (tmp_path / "out" / "ablation.md").read_text()
+    pending = md.split("Not run yet: ")[1].split(".\n")[0].split(", ")
+    assert len(pending) == len(ablation.variants("rl")) + len(ablation.variants("bo")) and "rl/fixed" in pending
