@@ -62,6 +62,32 @@ def test_interrupted_search_resumes_bitwise(tmp_path, monkeypatch):
     assert resumed.summary["final_test_mean"] == whole.summary["final_test_mean"]
 
 
+def test_the_final_checkpoint_keeps_the_batch_progress(tmp_path, monkeypatch):
+    """Stopped mid-batch, the checkpoint holds the last whole segment, not the batch's start."""
+    from a2v_jax.search import checkpoint
+
+    calls, saved = {"n": 0}, []
+    advance, save = runner.BatchedRun.advance, checkpoint.save
+
+    def interrupt_on_third(self, states, steps):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return advance(self, states, steps)
+
+    def record(path, parts, first, states):
+        saved.append(None if states is None else int(np.sum(states.trace.count)))
+        return save(path, parts, first, states)
+
+    monkeypatch.setattr(runner.BatchedRun, "advance", interrupt_on_third)
+    monkeypatch.setattr(checkpoint, "save", record)
+    with pytest.raises(SearchInterrupted):
+        run_search(SearchSpec(**SPEC, out=tmp_path / "cut", checkpoint_seconds=0.0))
+    # a checkpoint after each of the two whole segments, then the one written on the stop
+    assert len(saved) == 3 and saved[0] < saved[1], saved
+    assert saved[2] == saved[1], "the stop's checkpoint lost the segments run since the batch began"
+
+
 def test_ctrl_c_stops_a_cli_search_quickly_and_resume_finishes_it(tmp_path):
     """A real SIGINT to `python -m a2v_jax.search` running DNGO: exit 130 within seconds, checkpoint kept."""
     bench = synthetic_benchmark()

@@ -50,6 +50,14 @@ SEGMENT_SECONDS = 1.0  # target length of one compiled segment: how soon Ctrl-C 
 LOG_SECONDS = 10.0  # progress line interval when stderr is not a terminal
 
 
+class _StoppedInBatch(KeyboardInterrupt):
+    """Ctrl-C / SIGTERM inside a seed batch, carrying the batch's latest whole states for the checkpoint."""
+
+    def __init__(self, states: Any):
+        super().__init__()
+        self.states = states
+
+
 class SearchInterrupted(KeyboardInterrupt):
     """A search stopped by Ctrl-C or SIGTERM after writing its checkpoint (the message says where)."""
 
@@ -327,10 +335,12 @@ def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
                 states = None
                 if ckpt_path is not None and b + 1 < len(starts) and main:
                     checkpoint.save(ckpt_path, parts, b + 1, None)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         status.close()
         if ckpt_path is None or stop.forced:
             raise
+        if isinstance(err, _StoppedInBatch):  # where the batch had got to, not where it began
+            states = err.states
         host_states = None if states is None else distributed.to_host(states)
         if main:
             checkpoint.save(ckpt_path, parts, b, host_states)
@@ -355,30 +365,34 @@ def _run_batch(runner: BatchedRun, states: Any, status: _Status, label: str, pos
 
     With several processes the next segment's length, whether to checkpoint now and whether to
     stop are decided from every process's view (one small all-gather a segment), so that all of
-    them take the same path through this loop.
+    them take the same path through this loop. A stop raises `_StoppedInBatch` with the states of
+    the last whole segment, so that the final checkpoint keeps the batch's progress.
     """
     steps, started, saved = 1, time.perf_counter(), time.perf_counter()
     b, total = position
-    done, share = runner.status(states)
-    while not done:
-        t = time.perf_counter()
-        new = runner.advance(states, steps)
-        done, share = runner.status(new)  # waits for the segment
-        states = new
-        dt = time.perf_counter() - t
-        due = ckpt_path is not None and not done and time.perf_counter() - saved > every
-        if distributed.multi():
-            views = distributed.gather_values(np.array([stop.raised, dt, due], np.float32))
-            if views[:, 0].any():
-                raise KeyboardInterrupt
-            dt, due = float(views[:, 1].max()), bool(views[0, 2])
-        status.progress(label, (b + share) / total, started)
-        steps = max(1, min(2 * steps, int(steps * SEGMENT_SECONDS / max(dt, 1e-3))))
-        if due:
-            host_states = distributed.to_host(states)
-            if distributed.is_main():
-                checkpoint.save(ckpt_path, parts, b, host_states)
-            saved = time.perf_counter()
+    try:
+        done, share = runner.status(states)
+        while not done:
+            t = time.perf_counter()
+            new = runner.advance(states, steps)
+            done, share = runner.status(new)  # waits for the segment
+            states = new
+            dt = time.perf_counter() - t
+            due = ckpt_path is not None and not done and time.perf_counter() - saved > every
+            if distributed.multi():
+                views = distributed.gather_values(np.array([stop.raised, dt, due], np.float32))
+                if views[:, 0].any():
+                    raise KeyboardInterrupt
+                dt, due = float(views[:, 1].max()), bool(views[0, 2])
+            status.progress(label, (b + share) / total, started)
+            steps = max(1, min(2 * steps, int(steps * SEGMENT_SECONDS / max(dt, 1e-3))))
+            if due:
+                host_states = distributed.to_host(states)
+                if distributed.is_main():
+                    checkpoint.save(ckpt_path, parts, b, host_states)
+                saved = time.perf_counter()
+    except KeyboardInterrupt:
+        raise _StoppedInBatch(states) from None
     return states
 
 
