@@ -75,16 +75,21 @@ def test_ablation_table_keeps_the_default_methods():
     assert ablation.table_methods(["rl-discrete", "rl"]) == ["rl", "bo", "rl-discrete"]
 
 
-def test_table3_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch):
+def _finished_only(script, name: str, tmp_path, monkeypatch) -> str:
+    """Run `script --finished-only --methods bo` on an empty runs folder; returns its markdown table."""
     def refuse(*a, **k):
         raise AssertionError("--finished-only must not run anything")
 
-    monkeypatch.setattr(table3, "pretrained_embeddings", refuse)
-    monkeypatch.setattr(table3, "search", refuse)
-    monkeypatch.setattr(sys, "argv", ["table3.py", "--finished-only", "--methods", "bo",
+    monkeypatch.setattr(script, "pretrained_embeddings", refuse)
+    monkeypatch.setattr(script, "search", refuse)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", "--finished-only", "--methods", "bo",
                                       "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "out")])
-    table3.main()
-    md = (tmp_path / "out" / "table3.md").read_text()
+    script.main()
+    return (tmp_path / "out" / f"{name}.md").read_text()
+
+
+def test_table3_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch):
+    md = _finished_only(table3, "table3", tmp_path, monkeypatch)
     pending = md.split("Not finished when this table was written: ")[1].split(".\n")[0].split(", ")
     grid = [(d, m, p) for d in table3.DATASETS for m in table3.DEFAULT_METHODS
             for p in table3.presets_of(m, ["reference", "fixed"])]
@@ -92,14 +97,6 @@ def test_table3_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch):
 
 
 def test_ablation_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch):
-    def refuse(*a, **k):
-        raise AssertionError("--finished-only must not run anything")
-
-    monkeypatch.setattr(ablation, "pretrained_embeddings", refuse)
-    monkeypatch.setattr(ablation, "search", refuse)
-    monkeypatch.setattr(sys, "argv", ["ablation.py", "--finished-only", "--methods", "bo",
-                                      "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "out")])
-    ablation.main()
-    md = (tmp_path / "out" / "ablation.md").read_text()
+    md = _finished_only(ablation, "ablation", tmp_path, monkeypatch)
     pending = md.split("Not run yet: ")[1].split(".\n")[0].split(", ")
     assert len(pending) == len(ablation.variants("rl")) + len(ablation.variants("bo")) and "rl/fixed" in pending
