@@ -107,6 +107,11 @@ def presets_of(method: str, wanted: list[str]) -> list[str]:
     return [SAME]
 
 
+def run_name(dataset: str, method: str, preset: str) -> str:
+    """A row's run folder in --runs: `<method>-<preset>-<dataset>` (what earlier runs are found by)."""
+    return f"{method}-{preset}-{dataset}"
+
+
 def plan(requested: list[tuple[str, str, str]], grid: list[tuple[str, str, str]], finished, run: bool) -> list[tuple]:
     """(dataset, method, preset, action) for every row of the table, in table order.
 
@@ -260,11 +265,11 @@ def main() -> None:
 
     def finished(row: tuple[str, str, str]) -> bool:
         fields = fields_of(*row)
-        return fields is not None and finished_run(args.runs / "-".join((row[1], row[2], row[0])), SearchSpec(**fields))
+        return fields is not None and finished_run(args.runs / run_name(*row), SearchSpec(**fields))
 
     rows, pending, finals = [], [], {}
     for dataset, m, preset, action in plan(requested, grid, finished, run=not args.finished_only):
-        name = f"{m}-{preset}-{dataset}"
+        name = run_name(dataset, m, preset)
         if action == "pending":
             pending.append(name)
             continue
