@@ -10,6 +10,8 @@ Parts (`--parts`, comma separated):
              accuracy of the incumbent), written per seed to `dngo_nb201_runs.json`.
 - `profile`: one round's parts (basis-net training, eigendecomposition, Nelder-Mead, scoring every
              cell) on 100 seeds holding 60 observations, i.e. the middle of a run.
+- `onehot`:  the same round profile with bo-discrete's features (the cells' flattened adjacency +
+             one-hot ops, 84 values a cell, `a2v_jax.search.bo_discrete`) in place of the embeddings.
 - `rank`:    scoring with the variance from as many directions as observations (not the
              library's form) against the full 128 x 128 quadratic form: what that product costs.
 - `nb101`:   an NB101-sized space (423,624 cells; synthetic features, rewards and costs), top-5
@@ -37,6 +39,14 @@ training) x 500 seeds x 81.3 rounds = 27.6 TFLOP, plus 10% for seeds that finish
 stepping with their chunk of 50 (lockstep vmap) = 30 TFLOP. One core's float32 peak here (AVX2, 2
 FMA pipes x 8 lanes x 2 x 2.45 GHz) is 78 GFLOP/s: 390 s; both cores 195 s. Measured all in: 521 s
 (58 GFLOP/s on average, 37% of the two cores' peak).
+
+bo-discrete's rounds (`onehot`, `dngo_profile.json`, 20 seeds at 60 observations, fixed preset,
+measured beside a 500-seed search, so as ratios to the embeddings' round in the same run): 2.5x
+the embeddings' round, of which training 4.4x and scoring 1.3x. Its 84 inputs (54 of them constant
+on NB201, so zero after z-scoring) enter training as [rows, inputs, hidden] elementwise products,
+the form that keeps a seed's numbers the same alone and in a batch (`dngo._batch_grads`); training
+on the varying columns only would be about 2.8x cheaper there but rounds differently (measured: up
+to 7e-5 in the trained weights), so it would change bo-discrete's traces.
 
 Is the quadratic form the bound? (`rank`, `dngo_profile.json`, measured beside a 500-seed search, so
 as ratios): with n observations the posterior differs from the prior on an n-dimensional span only,
@@ -75,8 +85,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from a2v_jax._io import write_json  # noqa: E402
-from a2v_jax.search import blr, dngo, runner  # noqa: E402
-from a2v_jax.search.build import load_embeddings  # noqa: E402
+from a2v_jax.search import blr, bo_discrete, dngo, runner  # noqa: E402
+from a2v_jax.search.build import load_embeddings, make_problem, space_cells  # noqa: E402
 from a2v_jax.search.problem import Problem, Trace  # noqa: E402
 from benchmarks._data import nb201_benchmark, stand_in_embeddings  # noqa: E402
 
@@ -103,6 +113,13 @@ def nb201_problem() -> Problem:
     b, _ = nb201_benchmark("cifar10")
     feats, _ = nb201_features(len(b))
     return Problem.create(feats, b.reward, b.test, b.time, max_time=NB201_BUDGET)
+
+
+def nb201_onehot_problem() -> Problem:
+    """NB201 CIFAR-10 with bo-discrete's features: the discrete encoding of every cell."""
+    b, _ = nb201_benchmark("cifar10")
+    data = make_problem(b, None, budget=NB201_BUDGET, cells=space_cells("nb201", len(b)))
+    return bo_discrete.encoded(data.problem)
 
 
 def nb101_sized_problem(seed: int = 0) -> Problem:
@@ -215,9 +232,9 @@ def part_speed(seed_counts, presets, seed_chunk: int, repeats_small: int = 3) ->
     return rows, runs
 
 
-def part_profile(n_seeds: int = 100, n_obs: int = 60, preset: str = "reference") -> dict:
+def part_profile(n_seeds: int = 100, n_obs: int = 60, preset: str = "reference", problem: Problem | None = None) -> dict:
     """One round's parts, jitted and vmapped separately, on mid-run states (median of 3)."""
-    problem = nb201_problem()
+    problem = nb201_problem() if problem is None else problem
     config = dngo.Config(space="nb201", preset=preset)
     keys = jax.random.split(jax.random.PRNGKey(0), n_seeds)
 
@@ -271,6 +288,7 @@ def part_profile(n_seeds: int = 100, n_obs: int = 60, preset: str = "reference")
         "whole_round": (jax.vmap(step), (states,)),
     }
     out = {"seeds": n_seeds, "observations": n_obs, "preset": preset, "cells": problem.num_cells,
+           "feature_width": int(problem.features.shape[1]),
            "nelder_mead_mean_evaluations": float(np.mean(np.asarray(res.nfev))), "load_before": load()}
     for name, (fn, args) in parts.items():
         f = jax.jit(fn).lower(*args).compile(compiler_options=runner.compiler_options())
@@ -405,6 +423,14 @@ def part_nb101(n_seeds: int, presets) -> list[dict]:
     return rows
 
 
+def _part_names(prof: dict) -> list[str]:
+    return [k[: -len("_ms_per_seed")] for k in prof if k.endswith("_ms_per_seed") and not k.endswith("_cpu_ms_per_seed")]
+
+
+def _ms(prof: dict, name: str) -> str:
+    return f"{prof[name + '_ms_per_seed']:.2f} (cpu {prof.get(name + '_cpu_ms_per_seed', float('nan')):.2f})"
+
+
 def print_table(result: dict) -> None:
     speed = result.get("nb201_speed", [])
     if speed:
@@ -421,10 +447,17 @@ def print_table(result: dict) -> None:
     if prof:
         print("\n| part of one round (100 seeds, 60 observations) | ms per seed |")
         print("|---|---|")
-        for k, v in prof.items():
-            if k.endswith("_ms_per_seed") and not k.endswith("_cpu_ms_per_seed"):
-                name = k[: -len("_ms_per_seed")]
-                print(f"| {name} | {v:.2f} (cpu {prof.get(name + '_cpu_ms_per_seed', float('nan')):.2f}) |")
+        for name in _part_names(prof):
+            print(f"| {name} | {_ms(prof, name)} |")
+    both = result.get("nb201_round_profile_onehot")
+    if both:
+        emb, hot = both["embeddings"], both["onehot"]
+        print(f"\n| part of one round ({emb['seeds']} seeds, {emb['observations']} observations, fixed) "
+              f"| embeddings ({emb['feature_width']} wide) ms per seed | one-hot ({hot['feature_width']} wide) | ratio |")
+        print("|---|---|---|---|")
+        for name in _part_names(emb):
+            ratio = hot[name + "_ms_per_seed"] / emb[name + "_ms_per_seed"]
+            print(f"| {name} | {_ms(emb, name)} | {_ms(hot, name)} | {ratio:.2f} |")
     for r in result.get("nb101_sized", []):
         print(f"\nNB101-sized ({r['cells']} cells), {r['preset']}, {r['seeds']} seeds: compile {r['compile_s']:.1f} s, "
               f"run {r['run_s']:.1f} s ({r['s_per_seed']:.1f} s/seed, {r['mean_rounds']:.0f} rounds, "
@@ -433,7 +466,8 @@ def print_table(result: dict) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="speed,profile,nb101", help="comma-separated: speed, profile, rank, nb101")
+    ap.add_argument("--parts", default="speed,profile,nb101", help="comma-separated: speed, profile, onehot, rank, nb101")
+    ap.add_argument("--profile-seeds", type=int, default=20, help="seeds vmapped in the `onehot` round profile")
     ap.add_argument("--seeds", default="1,10,100,500", help="NB201 batch sizes to time")
     ap.add_argument("--presets", default="reference,fixed", help="presets for the NB201 speed runs")
     ap.add_argument("--seed-chunk", type=int, default=100,
@@ -445,7 +479,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs-out", default=str(RESULTS / "dngo_nb201_runs.json"))
     args = ap.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    unknown = parts - {"speed", "profile", "rank", "nb101"}
+    unknown = parts - {"speed", "profile", "onehot", "rank", "nb101"}
     if unknown:
         ap.error(f"unknown part(s) {sorted(unknown)}")
     out_path = Path(args.out)
@@ -473,6 +507,12 @@ def main(argv=None) -> int:
     if "profile" in parts:
         result["nb201_round_profile"] = part_profile()
         result["nb201_round_profile"]["measured"] = stamp
+    if "onehot" in parts:  # bo-discrete's features against the embeddings, in one run
+        result["nb201_round_profile_onehot"] = {
+            "embeddings": part_profile(n_seeds=args.profile_seeds, preset="fixed"),
+            "onehot": part_profile(n_seeds=args.profile_seeds, preset="fixed", problem=nb201_onehot_problem()),
+            "measured": stamp,
+        }
     if "rank" in parts:
         result["nb201_variance_rank"] = part_rank()
         result["nb201_variance_rank_measured"] = stamp
