@@ -41,6 +41,12 @@ def _resolved(spec: SearchSpec) -> dict[str, Any]:
     return {k: saved[k] for k in COMPARED}
 
 
+def wall_seconds(summary: dict) -> float:
+    """A finished search's wall seconds all in, with the search time of the sessions before a
+    resume (runs written before the sessions were counted report their last session only)."""
+    return float(summary["seconds"]) + float(summary.get("timing", {}).get("earlier_sessions_run_seconds", 0.0))
+
+
 def finished_run(out: Path, spec: SearchSpec) -> bool:
     """True when `out` holds a finished search of the same request as `spec`."""
     marker = rundir.read_marker(out)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _data import pretrained_embeddings, shown_path  # noqa: E402
-from _runs import finished_run, search, uses_embeddings  # noqa: E402
+from _runs import finished_run, search, uses_embeddings, wall_seconds  # noqa: E402
 
 from a2v_jax import presets  # noqa: E402
 from a2v_jax._io import atomic_path, write_json  # noqa: E402
@@ -107,7 +107,7 @@ def rows_for(method: str, results: dict[str, dict]) -> list[dict]:
             "test_median": 100 * d["median"], "test_iqr": [100 * d["q25"], 100 * d["q75"]],
             "queries_mean": r["summary"]["queries_mean"],
             "repeated_queries_mean": r["summary"]["repeated_queries_mean"],
-            "run_dir": str(shown_path(r["dir"])), "seconds": r["summary"]["seconds"],
+            "run_dir": str(shown_path(r["dir"])), "seconds": wall_seconds(r["summary"]),
         }
         if base is not None and variant != "fixed":
             c = stats.compare_pair(test, base["test"])

@@ -145,7 +145,7 @@ def finished_runs(runs: Path, skip: set[str]) -> list[dict]:
                 continue
             d = json.loads(summary.read_text())
             timing = d.get("timing", {})
-            run_s = float(timing.get("run_seconds", d["seconds"]))
+            run_s = float(timing.get("run_seconds_all_sessions", timing.get("run_seconds", d["seconds"])))
             row = {"run": folder.name, "method": m, "preset": d["preset"], "dataset": d["dataset"], "seeds": d["seeds"],
                    "compile_s": timing.get("compile_seconds"), "run_s": run_s, "seconds_per_seed": run_s / d["seeds"],
                    "seeds_per_s": d["seeds"] / run_s, "devices": d["devices"], "platform": d["platform"],

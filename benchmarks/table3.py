@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _data import pretrained_embeddings, shown_path, stand_in_embeddings  # noqa: E402
-from _runs import finished_run, search, uses_embeddings  # noqa: E402
+from _runs import finished_run, search, uses_embeddings, wall_seconds  # noqa: E402
 
 from a2v_jax import presets  # noqa: E402
 from a2v_jax._io import atomic_path, save_npz, write_json  # noqa: E402
@@ -160,7 +160,7 @@ def row_of(dataset: str, method: str, preset: str, summary: dict, test: np.ndarr
         "paper_test_mean": pt[0], "paper_test_std": pt[1], "paper_valid_mean": pv[0], "paper_valid_std": pv[1],
         "test_within_paper_std": within(100 * d["mean"], pt), "valid_within_paper_std": within(valid_mean, pv),
         "published_code_test_mean": code[0], "published_code_test_std": code[1],
-        "seconds": summary["seconds"], "run_dir": str(shown_path(out)),
+        "seconds": wall_seconds(summary), "run_dir": str(shown_path(out)),
     }
 
 

@@ -56,6 +56,9 @@ def test_interrupted_search_resumes_bitwise(tmp_path, monkeypatch):
         run_search(spec, resume=True, seeds=7)
     monkeypatch.setattr(runner.BatchedRun, "advance", advance)
     resumed = run_search(spec, resume=True)
+    timing = resumed.summary["timing"]  # the stopped session's search time is counted, once
+    assert timing["earlier_sessions_run_seconds"] > 0
+    assert timing["run_seconds_all_sessions"] == pytest.approx(timing["earlier_sessions_run_seconds"] + timing["run_seconds"])
     assert calls["n"] == 4 and rundir.read_kind(out) == "search" and not rundir.partial_path(out).exists()
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "run.json", "summary.json", "traces.npz"]
     chex.assert_trees_all_equal(_traces(out), _traces(tmp_path / "whole"))
@@ -75,9 +78,9 @@ def test_the_final_checkpoint_keeps_the_batch_progress(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return advance(self, states, steps)
 
-    def record(path, parts, first, states):
+    def record(path, parts, first, states, **kw):
         saved.append(None if states is None else int(np.sum(states.trace.count)))
-        return save(path, parts, first, states)
+        return save(path, parts, first, states, **kw)
 
     monkeypatch.setattr(runner.BatchedRun, "advance", interrupt_on_third)
     monkeypatch.setattr(checkpoint, "save", record)

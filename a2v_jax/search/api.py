@@ -28,6 +28,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -304,14 +305,14 @@ def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
     status.say(f"compiled in {compile_s:.1f} s")
 
     parts: list[dict[str, np.ndarray]] = []
-    first, states = 0, None
+    first, states, earlier_s = 0, None, 0.0
     found = ckpt_path is not None and resumed and ckpt_path.exists()
     shared = f"resuming needs {ckpt_path} on a file system that every process shares"
     distributed.check_same({"checkpoint found": found}, "views of the checkpoint", hint=shared)
     if found:
         template = runner.init(seed_keys(seed_ids[:batch]))  # on every process: it runs on the mesh
         with distributed.together("reading the checkpoint"):
-            parts, first, states = checkpoint.load(ckpt_path, template)
+            parts, first, states, earlier_s = checkpoint.load(ckpt_path, template)
         distributed.check_same({"checkpoint": [first, len(parts), states is None]}, "views of the checkpoint",
                                hint=shared)
     if states is not None:
@@ -320,6 +321,10 @@ def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
         status.say(f"resuming from {ckpt_path}: {len(parts)} of {len(starts)} seed batches done")
 
     run_t0 = time.perf_counter()
+
+    def spent() -> float:  # search seconds over every session of this run
+        return earlier_s + time.perf_counter() - run_t0
+
     previous = None if distributed.multi() else _on_sigterm()
     b = first
     try:
@@ -330,11 +335,11 @@ def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
                     states = runner.init(seed_keys(ids))
                 label = f"batch {b + 1}/{len(starts)}" if len(starts) > 1 else f"{spec.seeds} seeds"
                 states = _run_batch(runner, states, status, label, (b, len(starts)), ckpt_path, parts,
-                                    spec.checkpoint_seconds, stop)
+                                    spec.checkpoint_seconds, stop, spent)
                 parts.append(runner.to_host(report.trace_arrays(states, plan.module), len(ids)))
                 states = None
                 if ckpt_path is not None and b + 1 < len(starts) and main:
-                    checkpoint.save(ckpt_path, parts, b + 1, None)
+                    checkpoint.save(ckpt_path, parts, b + 1, None, run_seconds=spent())
     except KeyboardInterrupt as err:
         status.close()
         if ckpt_path is None or stop.forced:
@@ -343,7 +348,7 @@ def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
             states = err.states
         host_states = None if states is None else distributed.to_host(states)
         if main:
-            checkpoint.save(ckpt_path, parts, b, host_states)
+            checkpoint.save(ckpt_path, parts, b, host_states, run_seconds=spent())
         raise SearchInterrupted(
             f"interrupted: {len(parts)} of {len(starts)} seed batches finished; checkpoint written to {ckpt_path}; "
             f"continue with --resume (same options)"
@@ -356,11 +361,12 @@ def _execute(plan: Plan, mesh: Any, ckpt_path: Path | None, resumed: bool,
     raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     raw["index"] = plan.data.to_benchmark_index(raw["index"])
     return raw, {"compile_seconds": compile_s, "run_seconds": run_s, "seconds": time.perf_counter() - t0,
-                 "devices": 1 if mesh is None else int(mesh.size)}
+                 "earlier_run_seconds": earlier_s, "devices": 1 if mesh is None else int(mesh.size)}
 
 
 def _run_batch(runner: BatchedRun, states: Any, status: _Status, label: str, position: tuple[int, int],
-               ckpt_path: Path | None, parts: list, every: float, stop: distributed.StopFlag) -> Any:
+               ckpt_path: Path | None, parts: list, every: float, stop: distributed.StopFlag,
+               spent: Callable[[], float]) -> Any:
     """Segments of about SEGMENT_SECONDS until every seed of the batch is done.
 
     With several processes the next segment's length, whether to checkpoint now and whether to
@@ -389,7 +395,7 @@ def _run_batch(runner: BatchedRun, states: Any, status: _Status, label: str, pos
             if due:
                 host_states = distributed.to_host(states)
                 if distributed.is_main():
-                    checkpoint.save(ckpt_path, parts, b, host_states)
+                    checkpoint.save(ckpt_path, parts, b, host_states, run_seconds=spent())
                 saved = time.perf_counter()
     except KeyboardInterrupt:
         raise _StoppedInBatch(states) from None
@@ -433,7 +439,10 @@ def _summarise(plan: Plan, raw: dict[str, np.ndarray], timing: dict[str, float])
             "reward_column": profile_ds.reward if profile_ds else bench.metadata.get("roles", {}).get("reward", "reward"),
             "test_column": profile_ds.test if profile_ds else bench.metadata.get("roles", {}).get("test", "test"),
             "seconds": timing["seconds"],
-            "timing": {"compile_seconds": timing["compile_seconds"], "run_seconds": timing["run_seconds"]},
+            "timing": {"compile_seconds": timing["compile_seconds"], "run_seconds": timing["run_seconds"],
+                       # a resumed run: the sessions before this one, and the search time of all of them
+                       "earlier_sessions_run_seconds": timing["earlier_run_seconds"],
+                       "run_seconds_all_sessions": timing["earlier_run_seconds"] + timing["run_seconds"]},
             "devices": timing["devices"],
             "processes": distributed.process_count(),
             "platform": jax.devices()[0].platform,

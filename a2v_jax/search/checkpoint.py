@@ -21,10 +21,13 @@ from .._io import CorruptFileError, load_npz, save_npz
 NAME = "checkpoint.npz"
 
 
-def save(path: Path, parts: list[dict[str, np.ndarray]], batch: int, states: Any | None) -> Path:
+def save(path: Path, parts: list[dict[str, np.ndarray]], batch: int, states: Any | None,
+         run_seconds: float = 0.0) -> Path:
     """`parts`: raw traces of the finished batches; `batch`: index of the batch in progress;
-    `states`: its states (None when it has not started)."""
-    arrays: dict[str, Any] = {"batch": np.int64(batch), "parts": np.int64(len(parts))}
+    `states`: its states (None when it has not started); `run_seconds`: search time spent so far,
+    over every session of the run (a resumed run reports its whole cost, not its last session's)."""
+    arrays: dict[str, Any] = {"batch": np.int64(batch), "parts": np.int64(len(parts)),
+                              "run_seconds": np.float64(run_seconds)}
     for i, part in enumerate(parts):
         arrays.update({f"part{i}/{k}": v for k, v in part.items()})
     if states is not None:
@@ -34,8 +37,9 @@ def save(path: Path, parts: list[dict[str, np.ndarray]], batch: int, states: Any
     return save_npz(path, **arrays)
 
 
-def load(path: Path, template: Any) -> tuple[list[dict[str, np.ndarray]], int, Any | None]:
-    """(parts, batch, states) from `path`; `template`: a pytree (or shapes) of the run's states."""
+def load(path: Path, template: Any) -> tuple[list[dict[str, np.ndarray]], int, Any | None, float]:
+    """(parts, batch, states, run seconds so far) from `path`; `template`: a pytree (or shapes) of the
+    run's states. Checkpoints written before the run seconds were kept give 0 for them."""
     z = load_npz(path, required=("batch", "parts"))
     parts = []
     for i in range(int(z["parts"])):
@@ -55,4 +59,4 @@ def load(path: Path, template: Any) -> tuple[list[dict[str, np.ndarray]], int, A
                 )
             loaded.append(x)
         states = jax.tree_util.tree_unflatten(treedef, loaded)
-    return parts, int(z["batch"]), states
+    return parts, int(z["batch"]), states, float(z["run_seconds"]) if "run_seconds" in z else 0.0
