@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from a2v_jax import rundir  # noqa: E402
-from a2v_jax.search.api import RESUMABLE, SearchSpec, run_search  # noqa: E402
+from a2v_jax.search.api import RESUMABLE, SearchInterrupted, SearchSpec, run_search  # noqa: E402
 from a2v_jax.search.methods import get_method, make_config, method_key  # noqa: E402
 from a2v_jax.search.report import load_run  # noqa: E402
 from a2v_jax.spaces import get_profile, space_key  # noqa: E402
 
 COMPARED = tuple(f.name for f in dataclasses.fields(SearchSpec) if f.name not in RESUMABLE)
+
+
+def run_script(main: Callable[[], None]) -> int:
+    """Run a table script's `main`; a row stopped by Ctrl-C / SIGTERM ends with one line (its
+    checkpoint is kept, and running the same command again resumes it), not a traceback."""
+    try:
+        main()
+    except SearchInterrupted as e:
+        print(f"{e}; the same command of this script resumes it", file=sys.stderr)
+        return 130
+    return 0
 
 
 def uses_embeddings(method: str) -> bool:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _data import pretrained_embeddings, shown_path  # noqa: E402
-from _runs import finished_run, search, uses_embeddings, wall_seconds  # noqa: E402
+from _runs import finished_run, run_script, search, uses_embeddings, wall_seconds  # noqa: E402
 
 from a2v_jax import presets  # noqa: E402
 from a2v_jax._io import atomic_path, write_json  # noqa: E402
@@ -244,4 +244,4 @@ def write_tables(args, methods, results, plan, emb_source, seconds, echo=False) 
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

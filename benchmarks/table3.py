@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _data import pretrained_embeddings, shown_path, stand_in_embeddings  # noqa: E402
-from _runs import finished_run, search, uses_embeddings, wall_seconds  # noqa: E402
+from _runs import finished_run, run_script, search, uses_embeddings, wall_seconds  # noqa: E402
 
 from a2v_jax import presets  # noqa: E402
 from a2v_jax._io import atomic_path, save_npz, write_json  # noqa: E402
@@ -311,4 +311,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

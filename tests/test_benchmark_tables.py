@@ -100,3 +100,18 @@ def test_ablation_finished_only_runs_and_pretrains_nothing(tmp_path, monkeypatch
     md = _finished_only(ablation, "ablation", tmp_path, monkeypatch)
     pending = md.split("Not run yet: ")[1].split(".\n")[0].split(", ")
     assert len(pending) == len(ablation.variants("rl")) + len(ablation.variants("bo")) and "rl/fixed" in pending
+
+
+def test_a_stopped_row_ends_the_script_with_one_line(capsys):
+    """Ctrl-C / SIGTERM in a table script's row: exit 130 and the checkpoint's line, no traceback."""
+    import _runs  # noqa: E402
+
+    from a2v_jax.search.api import SearchInterrupted
+
+    def stopped():
+        raise SearchInterrupted("interrupted: 0 of 1 seed batches finished; checkpoint written to X")
+
+    assert _runs.run_script(stopped) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checkpoint written to X" in err and "resumes it" in err
+    assert _runs.run_script(lambda: None) == 0
