@@ -45,8 +45,8 @@ measured beside a 500-seed search, so as ratios to the embeddings' round in the 
 the embeddings' round, of which training 4.4x and scoring 1.3x. Its 84 inputs (54 of them constant
 on NB201, so zero after z-scoring) enter training as [rows, inputs, hidden] elementwise products,
 the form that keeps a seed's numbers the same alone and in a batch (`dngo._batch_grads`); training
-on the varying columns only would be about 2.8x cheaper there but rounds differently (measured: up
-to 7e-5 in the trained weights), so it would change bo-discrete's traces.
+on the 30 varying columns only would do 30/84 of that work, but it sums the products in another
+order, so it would change bo-discrete's traces (and the committed rows made with them).
 
 Is the quadratic form the bound? (`rank`, `dngo_profile.json`, measured beside a 500-seed search, so
 as ratios): with n observations the posterior differs from the prior on an n-dimensional span only,
