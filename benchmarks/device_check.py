@@ -16,14 +16,17 @@ by `a2v_jax.data.load_benchmark`. Parts, in this order (`--parts` picks some):
 - `nb101`: REINFORCE on an NB101-sized space (423,624 cells, synthetic accuracies, costs and
   embeddings; the published 1.5e6 s budget buys about 500 queries a seed) at 100 and 500 seeds:
   the nearest-neighbour scan over all cells for every query of every seed, in blocks of 4,096
-  cells (the default, sized for a CPU's cache) and of 65,536 (fewer, larger steps for an
-  accelerator; a [500, 65,536] float32 block is 131 MB), so one run shows which suits the device.
+  cells (REINFORCE's default on CPU, sized for its caches) and of 65,536 (its default on an
+  accelerator: fewer, larger steps; a [500, 65,536] float32 block is 131 MB), so one run shows
+  which suits the device.
 - `devices`: REINFORCE at 500 seeds on meshes of 1, 2, 4, ... and all devices: seeds/s against
   the device count.
 
 Every size is run only if the time left allows it (`--minutes`): the run time of the next size is
-predicted from the last one of the same kind, and a size that would not fit is skipped with a note,
-so the whole check stays within its budget on any machine. A failure of one measurement (e.g. out of
+predicted from the sizes of the same kind measured so far (affine in seeds through the last two;
+from one size, proportional, and then a probe size in between is run first when it fits), and a
+size that would not fit is skipped with a note, so the whole check stays within its budget on any
+machine. Every row is written as soon as it is measured. A failure of one measurement (e.g. out of
 device memory) is recorded and the check goes on.
 
 Writes `benchmarks/results/device-<platform>.json` and `.md` (`device-<platform>-tiny.*` with
@@ -102,7 +105,8 @@ class Clock:
 class Report:
     """Rows per part, notes, and the machine; written as JSON and a markdown table."""
 
-    def __init__(self, tiny: bool) -> None:
+    def __init__(self, tiny: bool, out_dir: Path, settings: Settings) -> None:
+        self.out_dir, self.settings, self.t0 = out_dir, settings, time.perf_counter()
         devs = jax.devices()
         self.data: dict[str, Any] = {
             "platform": jax.default_backend(),
@@ -121,19 +125,24 @@ class Report:
     def add(self, part: str, row: dict[str, Any]) -> None:
         self.data["parts"].setdefault(part, []).append(row)
         print(f"[{part}] " + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)
+        self.write(finished=False)
 
     def note(self, text: str) -> None:
         self.data["notes"].append(text)
         print(f"note: {text}", flush=True)
+        self.write(finished=False)
 
-    def write(self, out_dir: Path, seconds: float, settings: Settings) -> tuple[Path, Path]:
-        self.data["seconds"] = round(seconds, 1)
+    def write(self, finished: bool = True) -> tuple[Path, Path]:
+        """Written after every row too (`finished` false), so a check killed by a time limit or
+        an out-of-memory crash still leaves every figure measured before it."""
+        self.data["seconds"] = round(time.perf_counter() - self.t0, 1)
+        self.data["finished"] = finished
         self.data["host"]["load_avg_end"] = _load()
-        self.data["settings"] = dataclasses.asdict(settings)
+        self.data["settings"] = dataclasses.asdict(self.settings)
         name = f"device-{self.data['platform']}{'-tiny' if self.data['tiny'] else ''}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        json_path = write_json(out_dir / f"{name}.json", self.data)
-        md_path = out_dir / f"{name}.md"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        json_path = write_json(self.out_dir / f"{name}.json", self.data)
+        md_path = self.out_dir / f"{name}.md"
         md_path.write_text(self.markdown())
         return json_path, md_path
 
@@ -145,7 +154,8 @@ class Report:
             f"JAX {d['jax']}, Python {d['python']}, {d['process_count']} process(es); host {d['host']['machine']} with "
             f"{d['host']['cpus']} CPUs, load {d['host']['load_avg_start']:.1f} -> {d['host'].get('load_avg_end', 0):.1f}; "
             f"{'tiny settings (a smoke run, not a measurement); ' if d['tiny'] else ''}"
-            f"{d.get('seconds', 0):.0f} s in all, started {d['started']}. Written by `python benchmarks/device_check.py"
+            f"{d.get('seconds', 0):.0f} s in all{'' if d.get('finished', True) else ' so far (the check had not finished)'}, "
+            f"started {d['started']}. Written by `python benchmarks/device_check.py"
             f"{' --tiny' if d['tiny'] else ''}`.",
         ]
         titles = {
@@ -258,24 +268,48 @@ def measure(module: Any, problem: Problem, config: Any, seeds: int, mesh: Any = 
             "queries_per_seed": float(count.mean()), "final_test_mean": float(np.mean(final_test))}
 
 
+def predict(done: list[dict[str, Any]], seeds: int) -> float:
+    """Seconds of a run of `seeds` seeds: compile plus run, the run time affine in seeds through the
+    last two sizes measured (with one size measured: proportional to seeds, the cautious guess; a
+    batched run on an accelerator costs far less than that, which a second size shows)."""
+    last = done[-1]
+    if len(done) == 1:
+        run = last["run_s"] * seeds / last["seeds"]
+    else:
+        prev = done[-2]
+        slope = max(0.0, (last["run_s"] - prev["run_s"]) / max(last["seeds"] - prev["seeds"], 1))
+        run = last["run_s"] + slope * (seeds - last["seeds"])
+    return last["compile_s"] + max(run, last["run_s"])
+
+
 def sweep(report: Report, part: str, label: dict[str, Any], sizes: tuple[int, ...], clock: Clock, fn) -> None:
-    """`fn(seeds)` for each size that the time left allows (predicted from the previous size)."""
-    last: dict[str, Any] | None = None
-    for seeds in sizes:
-        if last is not None:
-            predicted = last["compile_s"] + last["run_s"] * max(1.0, seeds / last["seeds"])
-            if not clock.fits(predicted):
-                report.note(f"{part} {label}: {seeds} seeds skipped, predicted {predicted:.0f} s with "
-                            f"{clock.left():.0f} s of the budget left")
-                break
+    """`fn(seeds)` for each size that the time left allows (predicted from the sizes measured). When
+    a size does not fit by the one-size guess, a probe size between (their geometric mean) is run
+    first if it fits, so that the prediction sees how the run time grows with seeds."""
+    done: list[dict[str, Any]] = []
+
+    def attempt(seeds: int) -> bool:
         try:
             row = fn(seeds)
         except Exception as e:  # noqa: BLE001 - e.g. out of device memory: record it and go on
             report.note(f"{part} {label}: {seeds} seeds failed: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
             traceback.print_exc()
-            break
+            return False
         report.add(part, {**label, **row})
-        last = row
+        done.append(row)
+        return True
+
+    for seeds in sizes:
+        if done and not clock.fits(predict(done, seeds)) and len(done) == 1:
+            probe = int(round((done[-1]["seeds"] * seeds) ** 0.5))
+            if done[-1]["seeds"] < probe < seeds and clock.fits(predict(done, probe)) and not attempt(probe):
+                break
+        if done and not clock.fits(predicted := predict(done, seeds)):
+            report.note(f"{part} {label}: {seeds} seeds skipped, predicted {predicted:.0f} s with "
+                        f"{clock.left():.0f} s of the budget left")
+            break
+        if not attempt(seeds):
+            break
 
 
 def nb201_problem(embeddings: Path | None, budget: float, report: Report) -> Problem:
@@ -363,11 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.minutes is not None:
         settings = dataclasses.replace(settings, minutes=args.minutes)
     clock = Clock(settings.minutes)
-    report = Report(args.tiny)
+    report = Report(args.tiny, args.out_dir, settings)
     d = report.data
     print(f"device check: {d['device_count']} x {d['device_kind']} ({d['platform']}), JAX {d['jax']}, "
           f"parts {', '.join(parts)}, budget {settings.minutes:g} min{' (tiny)' if args.tiny else ''}", flush=True)
-    t0 = time.perf_counter()
     embeddings = args.embeddings
     with tempfile.TemporaryDirectory(prefix="a2v-device-check-") as work:
         if "pretrain" in parts:
@@ -381,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             run_nb101(report, settings, clock)
         if "devices" in parts:
             run_devices(report, settings, problem, clock)
-    json_path, md_path = report.write(args.out_dir, time.perf_counter() - t0, settings)
+    json_path, md_path = report.write()
     print("\n" + md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     return 0

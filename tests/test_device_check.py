@@ -31,6 +31,7 @@ def test_tiny_device_check_writes_every_part(tmp_path, data_file, capsys):
     report = json.loads((tmp_path / f"device-{platform}-tiny.json").read_text())
     table = (tmp_path / f"device-{platform}-tiny.md").read_text()
     assert report["tiny"] and report["platform"] == platform and report["device_count"] == jax.device_count()
+    assert report["finished"] is True and "had not finished" not in table
     assert not (tmp_path / f"device-{platform}.json").exists()  # a smoke run never replaces real figures
 
     parts = report["parts"]
@@ -59,10 +60,11 @@ def test_tiny_device_check_writes_every_part(tmp_path, data_file, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def test_budget_skips_sizes_that_would_not_fit(monkeypatch):
-    """A size predicted to overrun the time left is skipped with a note, not started."""
+def test_budget_skips_sizes_that_would_not_fit(tmp_path):
+    """A size predicted to overrun the time left is skipped with a note, not started; every row is
+    on disk as soon as it is measured (a check killed by a time limit keeps what it measured)."""
     script = _load_script()
-    report = script.Report(tiny=True)
+    report = script.Report(tiny=True, out_dir=tmp_path, settings=script.TINY)
     clock = script.Clock(minutes=1.0)
     calls = []
 
@@ -73,3 +75,24 @@ def test_budget_skips_sizes_that_would_not_fit(monkeypatch):
     script.sweep(report, "search", {"method": "rl"}, (1, 5, 500), clock, fake)
     assert calls == [1, 5]  # 500 seeds would take about 5,000 s
     assert any("500 seeds skipped" in n for n in report.data["notes"])
+    written = json.loads((tmp_path / f"device-{report.data['platform']}-tiny.json").read_text())
+    assert written["finished"] is False and [r["seeds"] for r in written["parts"]["search"]] == [1, 5]
+    assert "so far (the check had not finished)" in (tmp_path / f"device-{report.data['platform']}-tiny.md").read_text()
+
+
+def test_a_probe_size_shows_how_the_run_time_grows(tmp_path):
+    """From one size the guess is proportional to seeds; when the target does not fit by it, a probe
+    in between is run, and a run time flat in seeds (a batched run on an accelerator) then lets the
+    target run, while one growing with seeds still skips it."""
+    script = _load_script()
+    for flat, expected in ((True, [1, 22, 500]), (False, [1])):
+        report = script.Report(tiny=True, out_dir=tmp_path, settings=script.TINY)
+        calls = []
+
+        def fake(seeds, flat=flat, calls=calls):
+            calls.append(seeds)
+            return {"seeds": seeds, "compile_s": 1.0, "run_s": 1.0 if flat else 10.0 * seeds}
+
+        script.sweep(report, "search", {"method": "bo"}, (1, 500), script.Clock(minutes=1.0), fake)
+        assert calls == expected
+        assert any("500 seeds skipped" in n for n in report.data["notes"]) is (not flat)
