@@ -65,3 +65,17 @@ def test_layout_covers_all_cells():
             assert 1 <= b <= c <= n and c % b == 0 and k * c >= n
             assert c <= -(-chunk // b) * b  # no bigger than asked, up to block rounding
             assert (k - 1) * c < n  # no chunk is wholly redundant
+
+
+def test_reinforce_scan_block_follows_the_platform():
+    """REINFORCE's scan block: small on CPU (caches), large on accelerators (launches); a set
+    `chunk` wins; zero or negative is refused. Results do not depend on it (the tests above)."""
+    from a2v_jax.search import reinforce
+
+    default = reinforce.Config()
+    assert default.chunk is None
+    assert reinforce.scan_chunk(default, "cpu") == reinforce.SCAN_CHUNK_CPU == 4096
+    assert reinforce.scan_chunk(default, "gpu") == reinforce.scan_chunk(default, "tpu") == 65536
+    assert reinforce.scan_chunk(reinforce.Config(chunk=512), "gpu") == 512
+    with pytest.raises(ValueError, match="chunk must be a positive integer"):
+        reinforce.Config(chunk=-1).validate()

@@ -23,8 +23,9 @@ On an accelerator the same bound holds: the largest array a query creates is one
 slab of distances (8 MB for 500 seeds at 4,096 cells, 131 MB at 65,536), never [seeds, N], and
 the whole scan runs inside the compiled search loop (no transfer to the host per query). The
 chunk is a setting (REINFORCE's `chunk`) because the best size differs by device: small for a
-CPU's cache, larger on an accelerator, where each scan step costs a kernel launch;
-`benchmarks/device_check.py` times NB101-sized REINFORCE at both sizes.
+CPU's cache, larger on an accelerator, where each scan step costs a kernel launch; its default
+follows the platform (`reinforce.scan_chunk`). `benchmarks/device_check.py` times NB101-sized
+REINFORCE at both sizes.
 
 `skip_nearest` reproduces the published NB201 code: it ranks all cells by distance, visited or
 not, always discards rank 0, and takes the first unvisited cell after it. So when the very
