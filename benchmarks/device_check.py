@@ -155,8 +155,7 @@ class Report:
             f"{d['host']['cpus']} CPUs, load {d['host']['load_avg_start']:.1f} -> {d['host'].get('load_avg_end', 0):.1f}; "
             f"{'tiny settings (a smoke run, not a measurement); ' if d['tiny'] else ''}"
             f"{d.get('seconds', 0):.0f} s in all{'' if d.get('finished', True) else ' so far (the check had not finished)'}, "
-            f"started {d['started']}. Written by `python benchmarks/device_check.py"
-            f"{' --tiny' if d['tiny'] else ''}`.",
+            f"started {d['started']}. Written by `{d.get('command', 'python benchmarks/device_check.py')}`.",
         ]
         titles = {
             "pretrain": "Pretraining, NB201, default settings (`a2v_jax.pretrain.run`)",
@@ -398,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = dataclasses.replace(settings, minutes=args.minutes)
     clock = Clock(settings.minutes)
     report = Report(args.tiny, args.out_dir, settings)
+    report.data["command"] = " ".join(["python benchmarks/device_check.py", *(argv if argv is not None else sys.argv[1:])])
     d = report.data
     print(f"device check: {d['device_count']} x {d['device_kind']} ({d['platform']}), JAX {d['jax']}, "
           f"parts {', '.join(parts)}, budget {settings.minutes:g} min{' (tiny)' if args.tiny else ''}", flush=True)

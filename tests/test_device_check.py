@@ -32,6 +32,7 @@ def test_tiny_device_check_writes_every_part(tmp_path, data_file, capsys):
     table = (tmp_path / f"device-{platform}-tiny.md").read_text()
     assert report["tiny"] and report["platform"] == platform and report["device_count"] == jax.device_count()
     assert report["finished"] is True and "had not finished" not in table
+    assert f"Written by `python benchmarks/device_check.py --tiny --out-dir {tmp_path}`" in table
     assert not (tmp_path / f"device-{platform}.json").exists()  # a smoke run never replaces real figures
 
     parts = report["parts"]
