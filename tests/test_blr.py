@@ -173,3 +173,13 @@ def test_reference_fit_stays_at_an_infinite_start_like_scipy():
     np.testing.assert_allclose(np.asarray(res.x), ref[0], rtol=1e-6)
     np.testing.assert_allclose(ref[0], theta0)
     assert int(res.nfev) == ref[3] == 400
+
+
+def test_products_ask_for_full_float32_on_every_platform():
+    """Every matrix product of the fit and the prediction is lowered with HIGHEST precision, so a GPU
+    (TF32 by default) or a TPU (bfloat16) computes the Gram matrix and the EI inputs as a CPU does."""
+    phi, y = jnp.ones((5, 4)), jnp.linspace(0.0, 1.0, 5)
+    for fn, args in ((blr.design, (phi, y)),
+                     (blr.predict, (blr.posterior(blr.design(phi, y), 1.0, 1.0), phi))):
+        dots = [line for line in jax.jit(fn).lower(*args).as_text().splitlines() if "dot_general" in line]
+        assert dots and all("precision = [HIGHEST, HIGHEST]" in line for line in dots), fn.__name__

@@ -47,6 +47,10 @@ LOG_DET_FLOOR = float(np.log(1e-10))
 NAN_SCORE = 1e25
 PRIOR_MEAN = (0.0, -3.0)  # log alpha, log sigma^2
 OBJECTIVES = ("exact", "reference")
+# Full float32 products: by default JAX lets a GPU round float32 matrix products to TF32 (10-bit
+# mantissa) and a TPU to bfloat16, which would change the Gram matrix, and with it the evidence and
+# the EI ranking, from what a CPU computes. The products here are small next to the network's.
+HIGHEST = jax.lax.Precision.HIGHEST
 
 
 @jax.custom_batching.custom_vmap
@@ -106,7 +110,7 @@ def design(phi: jax.Array, y: jax.Array, mask: jax.Array | None = None) -> Desig
     y = jnp.where(mask, y, 0.0)
     d = phi.shape[1]
     n = jnp.sum(mask).astype(dtype)
-    gram = phi.T @ phi
+    gram = jnp.matmul(phi.T, phi, precision=HIGHEST)
     lam, vecs = eigh(gram)
     lam, vecs = lam[::-1], vecs[:, ::-1]
     # Rank is at most n; the rest are zero up to rounding, and so is anything below eigh's noise floor.
@@ -186,7 +190,7 @@ def posterior_from_theta(dsg: Design, theta: jax.Array) -> Posterior:
 
 def predict(post: Posterior, phi: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Predictive mean and variance at basis features phi [M, D]."""
-    z = phi @ post.vecs
-    mean = phi @ post.weights
-    var = post.noise + (z * z) @ post.inv_kappa
+    z = jnp.matmul(phi, post.vecs, precision=HIGHEST)
+    mean = jnp.matmul(phi, post.weights, precision=HIGHEST)
+    var = post.noise + jnp.matmul(z * z, post.inv_kappa, precision=HIGHEST)
     return mean, var
