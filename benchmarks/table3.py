@@ -160,7 +160,7 @@ def row_of(dataset: str, method: str, preset: str, summary: dict, test: np.ndarr
         "paper_test_mean": pt[0], "paper_test_std": pt[1], "paper_valid_mean": pv[0], "paper_valid_std": pv[1],
         "test_within_paper_std": within(100 * d["mean"], pt), "valid_within_paper_std": within(valid_mean, pv),
         "published_code_test_mean": code[0], "published_code_test_std": code[1],
-        "seconds": wall_seconds(summary), "run_dir": str(shown_path(out)),
+        "seconds": wall_seconds(summary), "platform": summary.get("platform", "cpu"), "run_dir": str(shown_path(out)),
     }
 
 
@@ -193,7 +193,7 @@ def markdown(rows: list[dict], pairs: list[dict], header: list[str]) -> str:
             f"[{r['test_ci'][0]:.2f}, {r['test_ci'][1]:.2f}] | {pm(r['paper_valid_mean'], r['paper_valid_std'])} | "
             f"{pm(r['paper_test_mean'], r['paper_test_std'])} | {r['valid_within_paper_std']} / {r['test_within_paper_std']} | "
             f"{pm(r['published_code_test_mean'], r['published_code_test_std'])} | {r['queries_mean']:.1f} | "
-            f"{r['repeated_queries_mean']:.1f} | {r['seconds']:.1f} |"
+            f"{r['repeated_queries_mean']:.1f} | {r['seconds']:.1f}{'' if r['platform'] == 'cpu' else ' (' + r['platform'] + ')'} |"
         )
     if pairs:
         lines += [
@@ -291,7 +291,8 @@ def main() -> None:
         "Valid: the incumbent's 'valid' column (200-epoch); test: its test accuracy; %, mean +- std over seeds "
         "(population std). Test 95% CI: bootstrap (BCa) of the mean. Within 1 paper std: |mean - paper mean| <= paper "
         f"std (paper: Table 3 of the arch2vec paper). Preset `{SAME}`: the method's presets do not differ on NB201 "
-        "(one run). Repeats: queries of a cell already queried, per seed.",
+        "(one run). Repeats: queries of a cell already queried, per seed. Wall s: the run all in, on CPU unless a "
+        "platform follows in brackets (e.g. `(gpu)`, as the run's summary.json reports it).",
         *([f"Not registered when this table was written (rows skipped): {', '.join(skipped)}."] if skipped else []),
         *([f"Not finished when this table was written: {', '.join(pending)}."] if pending else []),
     ]
