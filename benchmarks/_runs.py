@@ -59,7 +59,7 @@ def wall_seconds(summary: dict) -> float:
     return float(summary["seconds"]) + float(summary.get("timing", {}).get("earlier_sessions_run_seconds", 0.0))
 
 
-SPEED_ONLY = frozenset({"chunk"})
+SPEED_ONLY = frozenset({"chunk"})  # settings that size blocks of work, not what is computed
 
 
 def finished_run(out: Path, spec: SearchSpec) -> bool:
@@ -73,9 +73,13 @@ def finished_run(out: Path, spec: SearchSpec) -> bool:
         return False
     config = make_config(spec.method, space_key(spec.space), spec.preset, **spec.overrides)
     same_spec = {k: saved["spec"].get(k) for k in COMPARED} == _resolved(spec)
-    # `chunk` sizes blocks (speed and memory, not results; REINFORCE's default became per-platform).
-    want = {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(config))).items() if k not in SPEED_ONLY}
-    got = {k: v for k, v in (saved.get("method_config") or {}).items() if k not in SPEED_ONLY}
+    want = json.loads(json.dumps(dataclasses.asdict(config)))
+    got = dict(saved.get("method_config") or {})
+    # A block size left to the platform's default (None) matches whatever block the saved run used:
+    # it sets speed and memory, not results (REINFORCE's default became per-platform).
+    for k in SPEED_ONLY:
+        if k in want and want[k] is None:
+            got[k] = None
     return same_spec and got == want
 
 

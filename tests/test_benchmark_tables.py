@@ -115,3 +115,32 @@ def test_a_stopped_row_ends_the_script_with_one_line(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "checkpoint written to X" in err and "resumes it" in err
     assert _runs.run_script(lambda: None) == 0
+
+
+def test_a_run_with_a_platform_block_size_is_reused_under_the_default(tmp_path):
+    """A finished run saved with REINFORCE's old fixed block (4,096) is the same request as the
+    per-platform default (None); an explicitly different block or another setting is not."""
+    import dataclasses
+    import json
+
+    import _runs
+
+    from a2v_jax.search.api import SearchSpec
+    from a2v_jax.search.methods import make_config
+    from a2v_jax.rundir import write_marker
+
+    out = tmp_path / "rl-fixed-cifar10"
+    out.mkdir()
+    write_marker(out, "search", True)
+    (out / "summary.json").write_text("{}")
+    spec = SearchSpec(space="nb201", dataset="cifar10", method="rl", seeds=2, preset="fixed", out=out)
+    config = json.loads(json.dumps(dataclasses.asdict(make_config("rl", "nb201", "fixed"))))
+
+    def save(**changes):
+        (out / "config.json").write_text(json.dumps({"spec": _runs._resolved(spec), "method_config": {**config, **changes}}))
+
+    save(chunk=4096)
+    assert _runs.finished_run(out, spec)
+    assert not _runs.finished_run(out, dataclasses.replace(spec, overrides={"chunk": 512}))
+    save(chunk=4096, lr=0.5)
+    assert not _runs.finished_run(out, spec)
