@@ -125,9 +125,9 @@ def test_a_run_with_a_platform_block_size_is_reused_under_the_default(tmp_path):
 
     import _runs
 
+    from a2v_jax.rundir import write_marker
     from a2v_jax.search.api import SearchSpec
     from a2v_jax.search.methods import make_config
-    from a2v_jax.rundir import write_marker
 
     out = tmp_path / "rl-fixed-cifar10"
     out.mkdir()
