@@ -35,10 +35,18 @@ twice the wall ms); `--devices 2` with XLA_FLAGS=--xla_force_host_platform_devic
 the seeds instead and was 8% faster at 500 seeds (bench_startup.py).
 
 The arithmetic of the 500-seed default run: about 0.68 GFLOP a seed and round (0.58 scoring, 0.1
-training) x 500 seeds x 81.3 rounds = 27.6 TFLOP, plus 10% for seeds that finish early but keep
-stepping with their chunk of 50 (lockstep vmap) = 30 TFLOP. One core's float32 peak here (AVX2, 2
-FMA pipes x 8 lanes x 2 x 2.45 GHz) is 78 GFLOP/s: 390 s; both cores 195 s. Measured all in: 521 s
-(58 GFLOP/s on average, 37% of the two cores' peak).
+training) x 500 seeds x 81.3 rounds = 27.6 TFLOP, plus the rounds of seeds that finish early but
+keep stepping with their chunk (lockstep vmap): 13% with fixed chunks of 50 (30 TFLOP in all),
+1.6% since the runner packs the seeds still running into as few chunks as they fill before each
+segment (`runner.pack_order`; from the 500 traces of the committed fixed-preset run). One core's
+float32 peak here (AVX2, 2 FMA pipes x 8 lanes x 2 x 2.45 GHz) is 78 GFLOP/s: 390 s; both cores
+195 s. Measured all in, before packing: 521 s (58 GFLOP/s on average, 37% of the two cores' peak).
+With packing, the same traces bit for bit, one run after the other in one session (the machine's
+speed drifts: the unpacked code took 521 s at an earlier stop and 609-646 s at this one): 522 s
+against 646 s, and 566 s against 609 s; 200 seeds alternated in one process, 182 s against 206 s
+and 192 s against 234 s. The variance product is near the cores' peak already: dropping it takes
+about 60% off the scoring time (measured beside other work), so in the quiet profile it is about
+3.8 of scoring's 6.4 ms for 0.51 GFLOP, some 130 GFLOP/s on two cores.
 
 bo-discrete's rounds (`onehot`, `dngo_profile.json`, 20 seeds at 60 observations, fixed preset,
 measured beside a 500-seed search, so as ratios to the embeddings' round in the same run): 2.5x

@@ -31,6 +31,12 @@ for mod, preset in ((random_search, "fixed"), (reinforce, "fixed")):
     if mod is random_search:
         chunked = runner.run_seeds(mod, keys, problem, cfg, mesh=mesh, seed_chunk=4)
         np.testing.assert_array_equal(np.asarray(one.trace.index), np.asarray(chunked.trace.index))
+        # one round a segment: before each, every device packs its running seeds into its first chunks
+        stepped = runner.BatchedRun(mod, problem, cfg, 10, mesh=mesh, seed_chunk=8)
+        states = stepped.init(keys)
+        while not stepped.status(states)[0]:
+            states = stepped.advance(states, 1)
+        np.testing.assert_array_equal(np.asarray(one.trace.index), np.asarray(stepped.finish(states, 10).trace.index))
     print(mod.__name__, preset, "sharded == unsharded")
 print("OK")
 """

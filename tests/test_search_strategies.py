@@ -10,6 +10,7 @@ on the 2000 s synthetic problem wherever possible, which the jit cache then reus
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 from search_problems import N, synthetic_benchmark, synthetic_problem
@@ -130,6 +131,34 @@ def test_seed_chunks_and_batches_do_not_change_results(method):
     batched = runner.BatchedRun(strategy, problem, config, batch=8)
     part = batched(keys[3:7])  # a short batch is padded and trimmed
     np.testing.assert_array_equal(np.asarray(whole.trace.index[3:7]), np.asarray(part.trace.index))
+
+
+def test_pack_order_puts_running_seeds_first_only_when_a_chunk_is_saved():
+    done = np.array([[False, True], [True, True], [False, False], [True, False]])
+    worth, order = runner.pack_order(done)
+    assert bool(worth)  # 4 running seeds in 3 chunks fit in 2
+    np.testing.assert_array_equal(np.asarray(order), [0, 4, 5, 7, 1, 2, 3, 6])
+    worth, _ = runner.pack_order(np.array([[False, False], [False, True], [True, True]]))
+    assert not bool(worth)  # 3 running seeds need 2 chunks and occupy 2
+
+
+@pytest.mark.parametrize("method", ["rs", "bo"])
+def test_packing_running_seeds_between_segments_keeps_every_trace(method):
+    problem = synthetic_problem(2000.0)
+    strategy, config = STRATEGIES[method], cfg(method, "fixed")
+    keys = runner.seed_keys(8)
+    whole = runner.run_seeds(strategy, keys, problem, config)
+    assert len(set(np.asarray(whole.trace.count).tolist())) > 1  # seeds finish at different rounds
+    run = runner.BatchedRun(strategy, problem, config, batch=8, seed_chunk=2)
+    done_of = jax.jit(jax.vmap(jax.vmap(lambda t: t.done(problem))))
+    states, packed = run.init(keys), 0
+    while not run.status(states)[0]:
+        packed += bool(runner.pack_order(done_of(states.trace))[0])
+        states = run.advance(states, 1)  # one round a segment: packing is considered before each
+    assert packed > 0
+    out = run.finish(states, 8)
+    for name in ("index", "time", "incumbent_test", "count"):
+        np.testing.assert_array_equal(np.asarray(getattr(whole.trace, name)), np.asarray(getattr(out.trace, name)))
 
 
 def test_incumbent_is_best_reward_first_found():
