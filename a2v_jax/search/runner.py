@@ -129,7 +129,7 @@ def _advance_local(states: Any, problem: Problem, steps: jax.Array, strategy: An
     """Up to `steps` rounds of every seed. Chunked, the seeds still running are first packed into
     as few chunks as they fill: a chunk loops while any of its seeds runs, and every seed in it pays
     for each round, so without packing the stragglers of every chunk keep their whole chunk busy
-    (DNGO's 500 NB201 seeds need 70 to 96 rounds; in chunks of 50 that costs about 10% more rounds
+    (DNGO's 500 NB201 seeds need 70 to 96 rounds; in chunks of 50 that costs about 13% more rounds
     than the seeds need). Packing moves whole seeds between chunks and puts them back in their places
     after the segment; a seed's numbers do not depend on what runs beside it, so the traces stay the
     same bits."""
