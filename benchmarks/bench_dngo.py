@@ -41,12 +41,10 @@ keep stepping with their chunk (lockstep vmap): 13% with fixed chunks of 50 (30 
 segment (`runner.pack_order`; from the 500 traces of the committed fixed-preset run). One core's
 float32 peak here (AVX2, 2 FMA pipes x 8 lanes x 2 x 2.45 GHz) is 78 GFLOP/s: 390 s; both cores
 195 s. Measured all in, before packing: 521 s (58 GFLOP/s on average, 37% of the two cores' peak).
-With packing, the same traces bit for bit, one run after the other in one session (the machine's
-speed drifts: the unpacked code took 521 s at an earlier stop and 609-646 s at this one): 522 s
-against 646 s, and 566 s against 609 s; 200 seeds alternated in one process, 182 s against 206 s
-and 192 s against 234 s. The variance product is near the cores' peak already: dropping it takes
-about 60% off the scoring time (measured beside other work), so in the quiet profile it is about
-3.8 of scoring's 6.4 ms for 0.51 GFLOP, some 130 GFLOP/s on two cores.
+With packing (the same traces bit for bit), `bench_startup.py --bo-500 --bo-500-cores` on an idle
+machine: 495 s all in, 451 s with one XLA device a core. The code before and after, run one after
+the other on a slower day (the unpacked code took 521 s on 2026-11-30 and 609-646 s on 2026-12-01):
+522 s against 646 s, and 566 s against 609 s.
 
 bo-discrete's rounds (`onehot`, `dngo_profile.json`, 20 seeds at 60 observations, fixed preset,
 measured beside a 500-seed search, so as ratios to the embeddings' round in the same run): 2.5x

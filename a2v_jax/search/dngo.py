@@ -144,8 +144,9 @@ class Config(StrategyConfig):
 # The two batching knobs, by platform (benchmarks/bench_dngo.py measures them). On CPU, blocks of a
 # few hundred cells keep a block's [seeds, cells, hidden] activations near the caches, and chunks of
 # SEED_CHUNK_CPU seeds (per device) keep a chunk's per-round arrays there (the runner packs the
-# seeds still running into as few chunks as they fill between segments). On accelerators, larger blocks, and seeds chunked only when a block's
-# activations would pass ACCELERATOR_BLOCK_FLOATS (NB101: 423,624 cells; 5,000 seeds).
+# seeds still running into as few chunks as they fill between segments). On accelerators, larger
+# blocks, and seeds chunked only when a block's activations would pass ACCELERATOR_BLOCK_FLOATS
+# (NB101: 423,624 cells; 5,000 seeds).
 CELL_CHUNK_CPU = 256
 CELL_CHUNK_ACCELERATOR = 2048
 SEED_CHUNK_CPU = 50
