@@ -7,11 +7,12 @@ are typed by the chosen method's `Config`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import textwrap
 from pathlib import Path
 
-from .. import cli, compile_cache, distributed, rundir
+from .. import cli, compile_cache, distributed, host_devices, rundir
 from .._io import CorruptFileError
 from ..spaces import get_profile, spaces_with_benchmarks
 from .api import SearchInterrupted, SearchSpec
@@ -135,7 +136,10 @@ def _run_line(s: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, cores_as_devices: bool = False) -> int:
+    """The command line. cores_as_devices: this process is the command (`python -m`), so it may give
+    JAX one CPU device a core before JAX starts (`a2v_jax.host_devices`); a program that calls
+    `main` keeps its own JAX settings."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "compare":
@@ -158,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         compile_cache.enable(args.no_compile_cache)
         module = get_method(getattr(args, "method", SearchSpec.method))
         spec = cli.from_args(SearchSpec, args, overrides=cli.parse_assignments(args.assignments, module.Config))
-        distributed.initialize_from_args(args)
+        if distributed.initialize_from_args(args) is None and cores_as_devices:  # one process: a device a core
+            claimed = host_devices.claim()
+            if spec.devices is None:
+                batch = min(spec.seeds, spec.seed_batch or spec.seeds)
+                spec = dataclasses.replace(spec, devices=host_devices.default_devices(claimed, batch))
         from .api import run_search
 
         result = run_search(spec)
@@ -176,5 +184,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(cores_as_devices=True))
 

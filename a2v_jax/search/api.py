@@ -78,7 +78,9 @@ class SearchSpec:
     embeddings: Path | None = option(None, "embeddings.npz ([N, d] in cell order, with hashes) or a .npy [N, d]; methods over embeddings need it")
     benchmark: Path | None = option(None, "a saved Benchmark .npz to search instead of the space's own table")
     neighbours: Path | None = option(None, "mutation table .npy/.npz int32 [N, K] (default: the space's)")
-    devices: int | None = option(None, "shard seeds over this many devices (on CPU set XLA_FLAGS=--xla_force_host_platform_device_count=K first)")
+    devices: int | None = option(None, "shard seeds over this many devices (default: the command line on a CPU "
+                                 "with several cores runs one device a core, as many as there are seeds (a2v_jax.host_devices); "
+                                 "otherwise, and from Python, one device)")
     seed_batch: int | None = option(None, "run seeds in host-side batches of this size (bounded memory; a checkpoint after each)")
     seed_chunk: int | None = option(None, "in-graph chunks of this many vmapped seeds (lax.map; default: the method's choice for the platform and problem, e.g. bo on CPU: 50 a device)")
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
