@@ -31,8 +31,9 @@ layout transpose and top-k), basis-net training 3.1 (about 600 sequential Adam s
 minibatches of 10, bound by per-step work on small arrays; it was 4.4 before the first layer's
 gradient became one reduce), eigendecomposition 1.2 (LAPACK, one seed at a time, one core),
 Nelder-Mead 0.3; a whole round 10.2. XLA splits each operation over both cores (cpu ms are about
-twice the wall ms); `--devices 2` with XLA_FLAGS=--xla_force_host_platform_device_count=2 splits
-the seeds instead and was 8% faster at 500 seeds (bench_startup.py).
+twice the wall ms); one XLA device a core (what the search command line runs on a CPU with several
+cores, `a2v_jax.host_devices`) splits the seeds instead and was 8-9% faster at 500 seeds
+(bench_startup.py).
 
 The arithmetic of the 500-seed default run: about 0.68 GFLOP a seed and round (0.58 scoring, 0.1
 training) x 500 seeds x 81.3 rounds = 27.6 TFLOP, plus the rounds of seeds that finish early but
@@ -41,10 +42,11 @@ keep stepping with their chunk (lockstep vmap): 13% with fixed chunks of 50 (30 
 segment (`runner.pack_order`; from the 500 traces of the committed fixed-preset run). One core's
 float32 peak here (AVX2, 2 FMA pipes x 8 lanes x 2 x 2.45 GHz) is 78 GFLOP/s: 390 s; both cores
 195 s. Measured all in, before packing: 521 s (58 GFLOP/s on average, 37% of the two cores' peak).
-With packing (the same traces bit for bit), `bench_startup.py --bo-500 --bo-500-cores` on an idle
-machine: 495 s all in, 451 s with one XLA device a core. The code before and after, run one after
-the other on a slower day (the unpacked code took 521 s on 2026-11-30 and 609-646 s on 2026-12-01):
-522 s against 646 s, and 566 s against 609 s.
+With packing (the same traces bit for bit), on an idle machine: 495 s all in on one device, 451 s
+with one XLA device a core; on a faster day, `bench_startup.py --bo-500 --one-device`: 398 s with a
+device a core (the command's default since), 438 s on one device. The code before and after
+packing, run one after the other on a slower day (the unpacked code took 521 s on one day and
+609-646 s on another): 522 s against 646 s, and 566 s against 609 s.
 
 bo-discrete's rounds (`onehot`, `dngo_profile.json`, 20 seeds at 60 observations, fixed preset,
 measured beside a 500-seed search, so as ratios to the embeddings' round in the same run): 2.5x

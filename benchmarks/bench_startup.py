@@ -10,17 +10,18 @@ reports the wall clock of both, all in (start-up, data loading, compilation, the
 - `pretrain`: `python -m a2v_jax.pretrain` with its defaults (NB201, 10 epochs, one seed; the
   published code: 103 s);
 - `search-bo-500` (`--bo-500`): the default 500-seed DNGO search, all in, first run only (its
-  compile time is small beside its run time), against the issue's target of 150x the published
-  code (500 x 137 s / 150 = 457 s);
+  compile time is small beside its run time), against a target of 150x the published code
+  (500 x 137 s / 150 = 457 s). On a CPU with several cores the command runs one device a core
+  and splits the seeds over them (`a2v_jax.host_devices`);
 - `search-rl-500` (`--rl-500`): the same for REINFORCE (published: 5.5 s a seed; target: 200x, 13.75 s);
-- `search-bo-500-cores` (`--bo-500-cores`): the 500-seed DNGO search with one XLA device a CPU core
-  (`XLA_FLAGS=--xla_force_host_platform_device_count=N --devices N`): seeds split over the cores
-  instead of each program's operations being split over them. Per-seed results are the same
-  (tests/test_dngo.py).
+- `...-one-device` (`--one-device`, with either of the above): the same command in a process with
+  one CPU device (`XLA_FLAGS=--xla_force_host_platform_device_count=1`: one XLA device whose
+  operations are split over the cores, the default before one device a core), run right after it.
+  Per-seed results are the same (tests/test_host_devices.py).
 
 The machine is shared: the load average before each run is recorded with it.
 
-    python benchmarks/bench_startup.py --embeddings runs/pre-nb201/embeddings.npz [--bo-500] [--rl-500]
+    python benchmarks/bench_startup.py --embeddings runs/pre-nb201/embeddings.npz [--bo-500] [--rl-500] [--one-device]
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-PUBLISHED = {"search-bo-1": 137.0, "pretrain": 103.0, "search-bo-500": 500 * 137.0, "search-rl-500": 500 * 5.5,
-             "search-bo-500-cores": 500 * 137.0}
-TARGET_SPEEDUP = {"search-bo-500": 150.0, "search-rl-500": 200.0, "search-bo-500-cores": 150.0}
-CORES = os.cpu_count() or 1
-EXTRA_ENV = {"search-bo-500-cores": {"XLA_FLAGS": f"--xla_force_host_platform_device_count={CORES}"}}
+PUBLISHED = {"search-bo-1": 137.0, "pretrain": 103.0, "search-bo-500": 500 * 137.0, "search-rl-500": 500 * 5.5}
+TARGET_SPEEDUP = {"search-bo-500": 150.0, "search-rl-500": 200.0}
+ONE_DEVICE = {"XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+ORDER = ("search-bo-1", "pretrain", "search-bo-500", "search-bo-500-one-device", "search-rl-500",
+         "search-rl-500-one-device")
 
 
 def commands(embeddings: Path, out: Path) -> dict[str, list[str]]:
@@ -52,8 +53,8 @@ def commands(embeddings: Path, out: Path) -> dict[str, list[str]]:
         "pretrain": [sys.executable, "-m", "a2v_jax.pretrain", "--out", str(out / "pretrain"), "--overwrite"],
         "search-bo-500": [*search, "--method", "bo", "--seeds", "500", "--out", str(out / "bo-500")],
         "search-rl-500": [*search, "--method", "rl", "--seeds", "500", "--out", str(out / "rl-500")],
-        "search-bo-500-cores": [*search, "--method", "bo", "--seeds", "500", "--devices", str(CORES),
-                                "--out", str(out / "bo-500-cores")],
+        "search-bo-500-one-device": [*search, "--method", "bo", "--seeds", "500", "--out", str(out / "bo-500-one-device")],
+        "search-rl-500-one-device": [*search, "--method", "rl", "--seeds", "500", "--out", str(out / "rl-500-one-device")],
     }
 
 
@@ -74,7 +75,7 @@ def main() -> None:
     ap.add_argument("--embeddings", type=Path, required=True, help="NB201 embeddings.npz (python -m a2v_jax.pretrain)")
     ap.add_argument("--bo-500", action="store_true", help="also the default 500-seed DNGO search (minutes)")
     ap.add_argument("--rl-500", action="store_true", help="also the default 500-seed REINFORCE search")
-    ap.add_argument("--bo-500-cores", action="store_true", help="also the 500-seed DNGO search, one device a core")
+    ap.add_argument("--one-device", action="store_true", help="each 500-seed search also with --devices 1")
     ap.add_argument("--skip", default="", help="comma-separated names to leave out (search-bo-1, pretrain)")
     ap.add_argument("--out", type=Path, default=RESULTS / "startup.json")
     args = ap.parse_args()
@@ -82,24 +83,31 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cmds = commands(args.embeddings.resolve(), Path(tmp) / "runs")
-        wanted = {"search-bo-500": args.bo_500, "search-rl-500": args.rl_500, "search-bo-500-cores": args.bo_500_cores}
-        for name in ("search-bo-1", "pretrain", "search-bo-500", "search-rl-500", "search-bo-500-cores"):
+        wanted = {"search-bo-500": args.bo_500, "search-rl-500": args.rl_500,
+                  "search-bo-500-one-device": args.bo_500 and args.one_device,
+                  "search-rl-500-one-device": args.rl_500 and args.one_device}
+        for name in ORDER:
             if name in skip or not wanted.get(name, True):
                 continue
             cache = Path(tmp) / f"cache-{name}"
-            first = timed(cmds[name], cache, EXTRA_ENV.get(name))
-            env = " ".join(f"{k}={v}" for k, v in EXTRA_ENV.get(name, {}).items())
-            row = {"name": name, "command": (env + " " if env else "") + " ".join(cmds[name][1:]), "first": first}
+            env = ONE_DEVICE if name.endswith("-one-device") else {}
+            first = timed(cmds[name], cache, env)
+            row = {"name": name, "command": "".join(f"{k}={v} " for k, v in env.items()) + " ".join(cmds[name][1:]),
+                   "first": first}
+            summary = Path(cmds[name][-1]) / "summary.json"
+            if summary.exists():  # a search: the devices its seeds ran on
+                row["devices"] = json.loads(summary.read_text())["devices"]
             if "500" not in name:
                 row["second"] = timed(cmds[name], cache)
-            published = PUBLISHED[name]
+            published = PUBLISHED[name.removesuffix("-one-device")]
             if published:
                 row["published_s"] = published
                 row["speedup_first"] = round(published / first["wall_s"], 1)
                 if "second" in row:
                     row["speedup_second"] = round(published / row["second"]["wall_s"], 1)
-            if name in TARGET_SPEEDUP and published:
-                row["target_s"] = round(published / TARGET_SPEEDUP[name], 1)
+            target = TARGET_SPEEDUP.get(name.removesuffix("-one-device"))
+            if target and published:
+                row["target_s"] = round(published / target, 1)
             rows.append(row)
             print(json.dumps(row), flush=True)
     result = {
