@@ -24,7 +24,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from a2v_jax.host_devices import XLA_COUNT_FLAG, cores, planned_count
+from a2v_jax.search.report import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -192,6 +196,11 @@ def _run_exec(name: str, monkeypatch) -> None:
 
     backend = matplotlib.get_backend()
     pip_calls = _block_pip(monkeypatch)
+    # this process keeps one CPU device whichever test starts JAX first: the notebook's
+    # host_devices.claim() then leaves JAX as it is (a kernel of its own gets one device a core)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if XLA_COUNT_FLAG not in flags:
+        monkeypatch.setenv("XLA_FLAGS", f"{flags} {XLA_COUNT_FLAG}=1".strip())
     ns: dict = {"__name__": "__main__"}
     try:
         for i, source in enumerate(code_cells(load(name))):
@@ -251,10 +260,12 @@ def test_notebook_runs(name, workdir, data_file, monkeypatch):
             assert (runs / "latent_space" / f"{analysis}.png").is_file()
         assert json.loads((runs / "latent_space" / "predictive.json").read_text())["seeds"] == 2, "no smoke settings"
         return
+    # a fresh kernel gives JAX one CPU device a core (host_devices.claim); this process has one
+    n_dev = (planned_count(os.environ.get("XLA_FLAGS", ""), -1, cores()) or 1) if runner() == "kernel" else 1
     folders = {
         "quickstart": [runs / "quickstart" / m for m in ("rl", "rs", "re")],
         "accelerators": [runs / "accelerators" / m for m in ("rl", "bo", "rs", "re")]
-        + [runs / "accelerators" / f"{m}-mesh1" for m in ("rl", "bo", "rs", "re")],
+        + [runs / "accelerators" / f"{m}-mesh{n_dev}" for m in ("rl", "bo", "rs", "re")],
     }[name]
     for folder in folders:
         summary = json.loads((folder / "summary.json").read_text())
@@ -263,3 +274,9 @@ def test_notebook_runs(name, workdir, data_file, monkeypatch):
         assert summary["space"] == "nb201" and summary["dataset"] == "cifar10"
         assert 0.0 <= summary["final_test_regret_mean"] < 0.1
         assert (folder / "regret_vs_time.png").is_file()
+    if name == "accelerators":  # the sharded runs: on every device, each seed's trace as on one
+        for m in ("rl", "bo", "rs", "re"):
+            single, sharded = (load_run(runs / "accelerators" / f) for f in (m, f"{m}-mesh{n_dev}"))
+            assert sharded[0]["devices"] == n_dev
+            for key in single[1]:
+                assert np.array_equal(single[1][key], sharded[1][key], equal_nan=True), (m, key)
