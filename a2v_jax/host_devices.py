@@ -13,13 +13,15 @@ JAX decides the CPU device count when its backend starts, from `jax_num_cpu_devi
 process of its own (`python -m a2v_jax.search`, alone: not one of several processes), calls
 `claim()` after parsing its flags and before anything runs on a device; it sets one device a core
 unless the user already chose a count (either setting), the backend has started, or there is one
-core. Library code never calls this: importing `a2v_jax` changes no JAX setting, and `main()` or
+core, or JAX will run on an accelerator. Library code never calls this: importing `a2v_jax` changes no JAX setting, and `main()` or
 `run_search` called from a program use the devices that program has.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pkgutil
 
 XLA_COUNT_FLAG = "--xla_force_host_platform_device_count"
 
@@ -32,12 +34,25 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def planned_count(xla_flags: str, configured: int, n_cores: int) -> int | None:
+def accelerator_expected(platforms: str | None) -> bool:
+    """Whether JAX's default backend will not be the CPU: `platforms` (JAX_PLATFORMS or
+    jax_platforms, the first one listed being the default) names another first, or, left unset, an
+    accelerator plugin is installed (libtpu, or a `jax_plugins` module such as xla_cuda12)."""
+    if platforms:
+        return platforms.split(",")[0].strip().lower() != "cpu"
+    if importlib.util.find_spec("libtpu") is not None:
+        return True
+    spec = importlib.util.find_spec("jax_plugins")
+    return spec is not None and any(True for _ in pkgutil.iter_modules(spec.submodule_search_locations or []))
+
+
+def planned_count(xla_flags: str, configured: int, n_cores: int, accelerator: bool = False) -> int | None:
     """The CPU device count to set, or None to leave JAX's settings alone.
 
-    xla_flags: the `XLA_FLAGS` text; configured: `jax_num_cpu_devices` (-1 when unset).
+    xla_flags: the `XLA_FLAGS` text; configured: `jax_num_cpu_devices` (-1 when unset);
+    accelerator: the seeds will run on an accelerator (a TPU VM's hundred cores stay one device).
     """
-    if configured >= 0 or XLA_COUNT_FLAG in xla_flags or n_cores < 2:
+    if accelerator or configured >= 0 or XLA_COUNT_FLAG in xla_flags or n_cores < 2:
         return None
     return n_cores
 
@@ -47,7 +62,9 @@ def claim() -> int | None:
     (None: nothing changed, the process keeps whatever devices JAX gives it)."""
     import jax
 
-    count = planned_count(os.environ.get("XLA_FLAGS", ""), int(jax.config.jax_num_cpu_devices), cores())
+    platforms = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms
+    count = planned_count(os.environ.get("XLA_FLAGS", ""), int(jax.config.jax_num_cpu_devices), cores(),
+                          accelerator_expected(platforms))
     if count is None:
         return None
     try:

@@ -3,6 +3,8 @@ are sharded over the cores, and the traces are the same as on one device."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from search_problems import synthetic_benchmark
 
-from a2v_jax.host_devices import XLA_COUNT_FLAG, cores, planned_count
+from a2v_jax.host_devices import XLA_COUNT_FLAG, accelerator_expected, cores, planned_count
 from a2v_jax.search.__main__ import main
 from a2v_jax.search.report import load_run
 
@@ -26,6 +28,24 @@ def test_planned_count_leaves_a_chosen_count_alone():
     assert planned_count("", 3, 8) is None  # jax_num_cpu_devices already set
     assert planned_count("", 0, 8) is None
     assert planned_count("", -1, 1) is None  # one core: nothing to split
+    assert planned_count("", -1, 96, accelerator=True) is None  # a TPU VM: the seeds run on the TPU
+
+
+def test_accelerator_expected_from_the_platforms_or_the_plugins(monkeypatch, tmp_path):
+    assert not accelerator_expected("cpu") and not accelerator_expected("cpu,cuda")
+    assert accelerator_expected("tpu") and accelerator_expected("cuda,cpu")
+    # unset: an installed plugin decides; none (whatever this environment holds):
+    real = importlib.util.find_spec
+    with monkeypatch.context() as m:
+        m.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("libtpu", "jax_plugins") else real(name, *a))
+        assert not accelerator_expected(None)
+    # a fake xla_cuda12 plugin
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "jax_plugins" / "xla_cuda12").mkdir(parents=True)
+    (tmp_path / "jax_plugins" / "xla_cuda12" / "__init__.py").write_text("")
+    sys.path.insert(0, str(tmp_path))
+    importlib.invalidate_caches()
+    assert accelerator_expected(None)
 
 
 def _cli(bench: Path, out: Path, extra_env: dict[str, str], *flags: str) -> dict:
