@@ -12,9 +12,10 @@ JAX decides the CPU device count when its backend starts, from `jax_num_cpu_devi
 `--xla_force_host_platform_device_count` in `XLA_FLAGS`. The search command line, run as a
 process of its own (`python -m a2v_jax.search`, alone: not one of several processes), calls
 `claim()` after parsing its flags and before anything runs on a device; it sets one device a core
-unless the user already chose a count (either setting), the backend has started, or there is one
-core, or JAX will run on an accelerator. Library code never calls this: importing `a2v_jax` changes no JAX setting, and `main()` or
-`run_search` called from a program use the devices that program has.
+unless the user already chose a count (either setting), the backend has started, there is one
+core, or JAX will run on an accelerator. Library code never calls this: importing `a2v_jax`
+changes no JAX setting, and `main()` or `run_search` called from a program use the devices that
+program has.
 """
 
 from __future__ import annotations
