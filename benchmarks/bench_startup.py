@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--embeddings", type=Path, required=True, help="NB201 embeddings.npz (python -m a2v_jax.pretrain)")
     ap.add_argument("--bo-500", action="store_true", help="also the default 500-seed DNGO search (minutes)")
     ap.add_argument("--rl-500", action="store_true", help="also the default 500-seed REINFORCE search")
-    ap.add_argument("--one-device", action="store_true", help="each 500-seed search also with --devices 1")
+    ap.add_argument("--one-device", action="store_true", help="each 500-seed search also in a process with one CPU device (XLA_FLAGS device count 1)")
     ap.add_argument("--skip", default="", help="comma-separated names to leave out (search-bo-1, pretrain)")
     ap.add_argument("--out", type=Path, default=RESULTS / "startup.json")
     args = ap.parse_args()

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from a2v_jax.host_devices import XLA_COUNT_FLAG, cores, planned_count
+from a2v_jax.host_devices import XLA_COUNT_FLAG, accelerator_expected, cores, planned_count
 from a2v_jax.search.report import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,7 +261,8 @@ def test_notebook_runs(name, workdir, data_file, monkeypatch):
         assert json.loads((runs / "latent_space" / "predictive.json").read_text())["seeds"] == 2, "no smoke settings"
         return
     # a fresh kernel gives JAX one CPU device a core (host_devices.claim); this process has one
-    n_dev = (planned_count(os.environ.get("XLA_FLAGS", ""), -1, cores()) or 1) if runner() == "kernel" else 1
+    planned = planned_count(os.environ.get("XLA_FLAGS", ""), -1, cores(), accelerator_expected(os.environ.get("JAX_PLATFORMS")))
+    n_dev = (planned or 1) if runner() == "kernel" else 1
     folders = {
         "quickstart": [runs / "quickstart" / m for m in ("rl", "rs", "re")],
         "accelerators": [runs / "accelerators" / m for m in ("rl", "bo", "rs", "re")]
