@@ -183,3 +183,19 @@ def test_products_ask_for_full_float32_on_every_platform():
                      (blr.predict, (blr.posterior(blr.design(phi, y), 1.0, 1.0), phi))):
         dots = [line for line in jax.jit(fn).lower(*args).as_text().splitlines() if "dot_general" in line]
         assert dots and all("precision = [HIGHEST, HIGHEST]" in line for line in dots), fn.__name__
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 32, 100])
+def test_pairwise_sum_adds_halves_in_a_fixed_order(d):
+    """The evidence's sums: the halving order (checked against the same order in NumPy float32, bit
+    for bit), and the same bits for a row whether it is summed alone or among other rows."""
+    rng = np.random.default_rng(d)
+    a = (rng.normal(size=(6, d)) * 10.0 ** rng.integers(-3, 4, size=(6, d))).astype(np.float32)
+    want = np.concatenate([a, np.zeros((6, (1 << (d - 1).bit_length()) - d), np.float32)], axis=1)
+    while want.shape[1] > 1:
+        want = want[:, : want.shape[1] // 2] + want[:, want.shape[1] // 2:]
+    got = np.asarray(jax.jit(blr.pairwise_sum)(a))
+    np.testing.assert_array_equal(got, want[:, 0])
+    np.testing.assert_array_equal(np.asarray(jax.jit(blr.pairwise_sum)(a[2])), got[2])
+    exact = a.astype(np.float64).sum(axis=1)
+    assert np.all(np.abs(got - exact) <= 1e-6 * np.abs(a).astype(np.float64).sum(axis=1))

@@ -76,6 +76,24 @@ def _eigh_batched(axis_size, in_batched, a):
     return jax.lax.map(eigh, a), (True, True)
 
 
+def pairwise_sum(a: jax.Array) -> jax.Array:
+    """Sum over the last axis by halving: a[..., :h] + a[..., h:], zero-padded to a power of two.
+
+    The evidence's sums over the D eigen-directions are evaluated hundreds of times per fit inside
+    the vmapped Nelder-Mead loop. As `reduce`s, XLA:CPU's fusion emitters group their adds by the
+    shape of the whole fused loop, so the same seed rounded differently alone and in a batch (seen
+    on AVX-512 machines). Elementwise adds of fixed halves have one order at every batch width.
+    """
+    d = a.shape[-1]
+    width = 1 << max(0, (d - 1).bit_length())
+    if width != d:
+        a = jnp.concatenate([a, jnp.zeros(a.shape[:-1] + (width - d,), a.dtype)], axis=-1)
+    while a.shape[-1] > 1:
+        half = a.shape[-1] // 2
+        a = a[..., :half] + a[..., half:]
+    return a[..., 0]
+
+
 @struct.dataclass
 class Design:
     """Sufficient statistics of (Phi, y) in the eigenbasis of Phi^T Phi."""
@@ -143,9 +161,9 @@ def neg_log_evidence(theta: jax.Array, dsg: Design, objective: str = "exact") ->
     alpha, beta = jnp.exp(t[0]), jnp.exp(-t[1])
     d = dsg.lam.shape[0]
     kappa = alpha + beta * dsg.lam
-    resid2 = dsg.perp + jnp.sum(dsg.c2 * (alpha / kappa) ** 2)
-    mtm = jnp.sum((beta * dsg.proj / kappa) ** 2)
-    logdet = jnp.sum(jnp.log(kappa))
+    resid2 = dsg.perp + pairwise_sum(dsg.c2 * (alpha / kappa) ** 2)
+    mtm = pairwise_sum((beta * dsg.proj / kappa) ** 2)
+    logdet = pairwise_sum(jnp.log(kappa))
     if objective == "exact":
         data, logdet_term = resid2, logdet
     else:
