@@ -99,7 +99,8 @@ def test_two_processes_stop_together_resume_and_give_the_one_process_run(referen
         # members on their own devices train as on one device up to XLA's per-device compilation
         # (last-bit differences that Adam amplifies: up to 1.4e-3 in the embeddings measured, see
         # test_pretrain_sharding.py); rates of 200 prior samples or 10 held-out cells move by a
-        # flipped prediction at most
+        # flipped prediction at most, and so does the count of distinct decodings of those samples
+        # (measured on an AVX-512 machine: 4 against 5 for one member)
         for key, want in one.metrics.items():
             if key in TIMING:
                 continue
@@ -107,6 +108,8 @@ def test_two_processes_stop_together_resume_and_give_the_one_process_run(referen
                 assert abs(got[key] - want) < 1e-3 * abs(want) + 1e-6, (i, key, got[key], want)
             elif isinstance(want, float):
                 assert abs(got[key] - want) <= 0.02, (i, key, got[key], want)
+            elif key == "distinct_decodings":
+                assert abs(got[key] - want) <= 0.02 * SETTINGS["prior_samples"], (i, key, got[key], want)
             else:
                 assert got[key] == want, (i, key)
         emb = _io.load_npz(folder / "embeddings.npz")
