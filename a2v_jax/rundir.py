@@ -9,15 +9,25 @@ complete swaps that folder in for `<out>` (two renames on one filesystem). So:
 - an interrupted run leaves `<out>.partial` with its checkpoint; `--resume` continues there;
 - every run folder holds `run.json` naming its kind, and a run of one kind never replaces a folder
   of another kind, nor a folder that is not a run folder at all, even with `--overwrite`.
+
+`run.json` also records the JAX and jaxlib versions and the machine's architecture: runs are
+bitwise repeatable on one software stack, but XLA's code generation changes between releases and
+CPUs, and with it the last bits (which training and searching can amplify). A run resumed on
+another stack says so on stderr and keeps the stack it started with as `started_with`.
 """
 
 from __future__ import annotations
 
 import json
+import platform
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import jax
+import jaxlib
 
 from . import __version__
 from ._io import write_json
@@ -55,9 +65,16 @@ def read_kind(folder: str | Path) -> str | None:
     return None if marker is None else str(marker["kind"])
 
 
+def software() -> dict[str, str]:
+    """What the last bits of a run depend on besides its config: the JAX / jaxlib release and the
+    machine's architecture (not the backend: asking for it would start JAX before XLA_FLAGS are read)."""
+    return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "python": platform.python_version(),
+            "machine": platform.machine()}
+
+
 def write_marker(folder: str | Path, kind: str, complete: bool, **extra: Any) -> Path:
     info = {"kind": kind, "format": FORMAT, "complete": bool(complete), "a2v_jax": __version__,
-            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
+            "software": software(), "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
     return write_json(Path(folder) / MARKER, info)
 
 
@@ -88,12 +105,26 @@ def _check_replaceable(out: Path, kind: str, overwrite: bool) -> None:
         raise RunFolderError(f"{out} already holds a {_title(kind)}; use --overwrite to replace it, or another --out")
 
 
+def _first_software(folder: Path) -> dict[str, Any] | None:
+    """The software `folder`'s run started with, when it is not this process's (told on stderr)."""
+    marker = read_marker(folder) or {}
+    first = marker.get("started_with") or marker.get("software")
+    if not isinstance(first, dict) or first == software():
+        return None
+    now = software()
+    changed = ", ".join(f"{k} {first.get(k)} -> {now[k]}" for k in now if first.get(k) != now[k])
+    print(f"note: {folder} was started on other software ({changed}); the resumed run will not be bitwise "
+          "the uninterrupted one", file=sys.stderr)
+    return first
+
+
 class Staging:
     """Where a run is written until it is complete (`path`), then swapped in for `out` (`commit`)."""
 
-    def __init__(self, out: Path, kind: str, resumed: bool) -> None:
+    def __init__(self, out: Path, kind: str, resumed: bool, started_with: dict[str, Any] | None = None) -> None:
         self.out, self.kind, self.resumed = out, kind, resumed
         self.path = partial_path(out)
+        self.started_with = started_with  # the software of the first segment, when it differs from this one
 
     @classmethod
     def check(cls, out: str | Path, kind: str, *, overwrite: bool = False, resume: bool = False) -> None:
@@ -131,8 +162,9 @@ class Staging:
         if resume:
             if not part.exists():  # a complete run continues from a copy (e.g. to train more epochs)
                 shutil.copytree(out, part)
-                write_marker(part, kind, complete=False)
-            return cls(out, kind, resumed=True)
+            first = _first_software(part)
+            write_marker(part, kind, complete=False, **({"started_with": first} if first else {}))
+            return cls(out, kind, resumed=True, started_with=first)
         if part.exists():
             shutil.rmtree(part)
         part.mkdir(parents=True)
@@ -141,6 +173,8 @@ class Staging:
 
     def commit(self, **marker: Any) -> Path:
         """Mark the staged run complete and swap it in for `out` (the old run, if any, is removed)."""
+        if self.started_with:
+            marker = {"started_with": self.started_with, **marker}
         write_marker(self.path, self.kind, complete=True, **marker)
         old = None
         if self.out.exists():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import jax
 import pytest
 
 from a2v_jax.rundir import RunFolderError, Staging, partial_path, read_kind, read_marker
@@ -17,6 +20,7 @@ def test_commit_swaps_in_a_complete_run_and_marks_its_kind(tmp_path):
     out = tmp_path / "run"
     _finish(out, "search", "first")
     assert read_kind(out) == "search" and read_marker(out)["complete"] is True
+    assert read_marker(out)["software"]["jax"] == jax.__version__  # what the last bits depend on
     assert not partial_path(out).exists()
     assert (out / "result.txt").read_text() == "first"
 
@@ -66,3 +70,21 @@ def test_resume_needs_something_to_resume_of_the_same_kind(tmp_path):
     assert (st.path / "result.txt").read_text() == "done" and (out / "result.txt").exists()
     with pytest.raises(RunFolderError, match="not a search run"):
         Staging.open(out, "search", resume=True)
+
+
+def test_a_run_resumed_on_other_software_says_so_and_keeps_what_it_started_with(tmp_path, capsys):
+    out = tmp_path / "run"
+    Staging.open(out, "search")
+    assert "note:" not in capsys.readouterr().err
+    marker = read_marker(partial_path(out))
+    older = {**marker["software"], "jax": "0.0.1"}
+    (partial_path(out) / "run.json").write_text(json.dumps({**marker, "software": older}))
+    st = Staging.open(out, "search", resume=True)
+    err = capsys.readouterr().err
+    assert f"jax 0.0.1 -> {jax.__version__}" in err and "not be bitwise" in err, err
+    st.commit()
+    done = read_marker(out)
+    assert done["started_with"] == older and done["software"]["jax"] == jax.__version__
+    Staging.open(out, "search", resume=True).commit()  # resumed again: still the first stack
+    assert read_marker(out)["started_with"] == older
+    assert capsys.readouterr().err.count("note:") == 1
