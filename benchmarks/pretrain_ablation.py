@@ -4,17 +4,19 @@ The `fixed` pretraining preset reconstructs held-out cells far worse than `refer
 NB201 arch2vec 85.4 +- 28.6% against 99.99%, NB101 74.3% against 91.6%). The presets differ in four
 switches (`a2v_jax.pretrain.config.QUIRKS`); this script says which of them carry the difference.
 
-Variants: `fixed`, `reference`, and `fixed` with ONE reference quirk switched on, for every switch on
-which the presets differ (read through `a2v_jax.presets.quirk_differences`, so a new switch joins by
-itself). Each variant is one `a2v_jax.pretrain.run` of `--seeds` seeds (ids 0..K-1 in every variant)
+Variants: `fixed`, `reference`, `fixed` with ONE reference quirk switched on (`fixed+q`: what q does
+alone), and `reference` with ONE quirk switched off (`reference-q`: whether the published result
+needs q), for every switch on which the presets differ (read through
+`a2v_jax.presets.quirk_differences`, so a new switch joins by itself). Each variant is one `a2v_jax.pretrain.run` of `--seeds` seeds (ids 0..K-1 in every variant)
 trained as one computation, written to <runs>/<space>-<model>-<variant>-seeds0-<K-1>/; a finished
 folder is read instead of trained again and an interrupted one is resumed.
 
 Per variant and metric (held-out exact reconstruction `acc`; validity and uniqueness of prior
 decodings by the published checks, `valid*` / `uniq*`, and by the space's own, `valid` / `uniq`):
-mean +- std over seeds and, against `fixed`, P(variant > fixed) (a random seed of the variant beats
-a random seed of `fixed`, ties half) with its 95% bootstrap CI, the two-sided Mann-Whitney U p-value,
-and that p Holm-adjusted over the variants of the metric (`a2v_jax.search.stats`). With K seeds a
+mean +- std over seeds and, against the variant's baseline (`fixed` for fixed+q and reference,
+`reference` for reference-q): P(variant > baseline) (a random seed of the variant beats a random
+seed of the baseline, ties half) with its 95% bootstrap CI, the two-sided Mann-Whitney U p-value,
+and that p Holm-adjusted over the comparisons of the metric (`a2v_jax.search.stats`). With K seeds a
 side the smallest possible two-sided p is 2 / C(2K, K): 0.0079 at K = 5, 1.6e-4 at K = 8.
 
     python benchmarks/pretrain_ablation.py                          # NB201 arch2vec, 8 seeds a variant
@@ -54,11 +56,20 @@ METRICS = (("acc", "reconstruction_accuracy"), ("valid*", "validity_published"),
 
 
 def variants(space: str) -> list[tuple[str, str, dict]]:
-    """[(variant name, preset, overrides)]: fixed, reference, and fixed + each differing quirk."""
+    """[(variant name, preset, overrides)]: fixed, reference, fixed + each differing quirk (what a
+    quirk does alone), and reference - each quirk, i.e. with that switch at its fixed value (whether
+    the reference result needs it)."""
     diffs = presets.quirk_differences(QUIRKS, space)
     out = [("fixed", presets.FIXED, {}), ("reference", presets.REFERENCE, {})]
     out += [(f"fixed+{name}", presets.FIXED, {name: ref}) for name, (ref, _fix) in diffs.items()]
+    out += [(f"reference-{name}", presets.REFERENCE, {name: fix}) for name, (_ref, fix) in diffs.items()]
     return out
+
+
+def baseline(variant: str) -> str | None:
+    """What a variant is compared with: `fixed` for fixed+quirk and reference, `reference` for
+    reference-quirk, nothing for `fixed` itself."""
+    return None if variant == "fixed" else "reference" if variant.startswith("reference-") else "fixed"
 
 
 def run_dir(root: Path, space: str, model: str, variant: str, seeds: int) -> Path:
@@ -89,20 +100,22 @@ def ensure(root: Path, space: str, model: str, variant: str, preset: str, overri
 
 
 def rows(results: dict[str, dict]) -> dict[str, list[dict]]:
-    """{metric: [row per variant]} with the comparisons against `fixed` and Holm within the metric."""
+    """{metric: [row per variant]} with the comparison against each variant's `baseline` and Holm
+    over all comparisons of the metric."""
     table: dict[str, list[dict]] = {}
-    base = results.get("fixed")
     for short, key in METRICS:
         out = []
         for variant, r in results.items():
             x = 100.0 * np.array([m[key] for m in r["metrics"]], np.float64)
             row = {"variant": variant, "switch": r["switch"], "seeds": int(x.size), "values": x.tolist(),
                    "mean": float(x.mean()), "std": float(x.std(ddof=1)) if x.size > 1 else 0.0}
-            if base is not None and variant != "fixed":
+            base = results.get(baseline(variant) or "")
+            if base is not None:
                 b = 100.0 * np.array([m[key] for m in base["metrics"]], np.float64)
                 c = stats.compare_pair(x, b)
-                row.update({"delta_vs_fixed": row["mean"] - float(b.mean()), "p_improve_vs_fixed": c["p_improve"],
-                            "p_improve_ci": [c["ci_low"], c["ci_high"]], "mannwhitney_p": c["p_value"]})
+                row.update({"baseline": baseline(variant), "delta": row["mean"] - float(b.mean()),
+                            "p_improve": c["p_improve"], "p_improve_ci": [c["ci_low"], c["ci_high"]],
+                            "mannwhitney_p": c["p_value"]})
             out.append(row)
         family = [i for i, r in enumerate(out) if "mannwhitney_p" in r]
         for i, a in zip(family, holm(np.array([out[i]["mannwhitney_p"] for i in family])), strict=True):
@@ -115,20 +128,21 @@ def markdown(space: str, model: str, table: dict[str, list[dict]], walls: dict[s
              pending: list[str]) -> str:
     lines = [f"# Pretraining per-quirk ablation: {space} {model}", "",
              "Percent, final epoch, held-out cells for `acc`. Each variant is one batched run of the same seed ids; "
-             "mean +- std (sample std) over seeds; P(variant > fixed) with its 95% bootstrap CI, the two-sided "
-             "Mann-Whitney U p and its Holm adjustment over the variants of the metric. "
+             "mean +- std (sample std) over seeds. `fixed+q`: the fixed loop with quirk q switched on; `reference-q`: "
+             "the published loop with q switched off. Each is compared with its baseline (fixed+q and reference with "
+             "`fixed`, reference-q with `reference`): the difference of means, P(variant > baseline) with its 95% "
+             "bootstrap CI, the two-sided Mann-Whitney U p and its Holm adjustment over the comparisons of the metric. "
              "Written by benchmarks/pretrain_ablation.py.", ""]
     for short, rws in table.items():
         lines += [f"## {short}", "",
-                  "| variant | switch (reference value) | seeds | mean +- std | min .. max | mean - fixed | "
-                  "P(variant > fixed) [95% CI] | Mann-Whitney p | Holm p | wall |",
-                  "|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+                  "| variant | switches set | seeds | mean +- std | min .. max | baseline | mean - baseline | "
+                  "P(variant > baseline) [95% CI] | Mann-Whitney p | Holm p | wall |",
+                  "|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|"]
         for r in rws:
-            switch = ", ".join(f"{k}={v}" for k, v in r["switch"].items()) or (
-                "all quirks" if r["variant"] == "reference" else "none")
-            cmp = (f"{r['delta_vs_fixed']:+.2f} | {r['p_improve_vs_fixed']:.2f} [{r['p_improve_ci'][0]:.2f}, "
+            switch = ", ".join(f"{k}={v}" for k, v in r["switch"].items()) or "none"
+            cmp = (f"{r['baseline']} | {r['delta']:+.2f} | {r['p_improve']:.2f} [{r['p_improve_ci'][0]:.2f}, "
                    f"{r['p_improve_ci'][1]:.2f}] | {r['mannwhitney_p']:.2g} | {r['mannwhitney_p_holm']:.2g}"
-                   if "mannwhitney_p" in r else "- | - | - | -")
+                   if "mannwhitney_p" in r else "- | - | - | - | -")
             wall = walls.get(r["variant"])
             lines.append(f"| {r['variant']} | {switch} | {r['seeds']} | {r['mean']:.2f} +- {r['std']:.2f} | "
                          f"{min(r['values']):.2f} .. {max(r['values']):.2f} | {cmp} | "

@@ -154,21 +154,25 @@ def test_pretrain_ablation_variants_statistics_and_table():
     got = pa.variants("nb201")
     diffs = presets.quirk_differences(QUIRKS, "nb201")
     assert got[:2] == [("fixed", "fixed", {}), ("reference", "reference", {})] and len(diffs) == 4
-    assert got[2:] == [(f"fixed+{k}", "fixed", {k: ref}) for k, (ref, _) in diffs.items()]
+    assert got[2:6] == [(f"fixed+{k}", "fixed", {k: ref}) for k, (ref, _) in diffs.items()]
+    assert got[6:] == [(f"reference-{k}", "reference", {k: fix}) for k, (_, fix) in diffs.items()]
+    assert [pa.baseline(v) for v, _, _ in got[:3]] + [pa.baseline(got[6][0])] == [None, "fixed", "fixed", "reference"]
 
     def member(v):
         return {key: v for _, key in pa.METRICS}
 
     results = {"fixed": {"switch": {}, "metrics": [member(0.5 + 0.01 * i) for i in range(5)]},
                "fixed+split": {"switch": {"split": "index"}, "metrics": [member(0.9 + 0.01 * i) for i in range(5)]},
-               "fixed+reshuffle": {"switch": {"reshuffle": False}, "metrics": [member(0.5 + 0.01 * i) for i in range(5)]}}
+               "fixed+reshuffle": {"switch": {"reshuffle": False}, "metrics": [member(0.5 + 0.01 * i) for i in range(5)]},
+               "reference-split": {"switch": {"split": "random"}, "metrics": [member(0.1)] * 5}}
     table = pa.rows(results)
-    base, split, same = table["acc"]
+    base, split, same, orphan = table["acc"]
+    assert "mannwhitney_p" not in orphan  # its baseline, reference, has not run
     assert "mannwhitney_p" not in base and base["mean"] == pytest.approx(52.0)
     # every seed of the variant above every seed of fixed: P = 1, the smallest exact p 2 / C(10, 5)
-    assert split["p_improve_vs_fixed"] == 1.0 and split["mannwhitney_p"] == pytest.approx(2 / 252)
-    assert split["delta_vs_fixed"] == pytest.approx(40.0) and split["mannwhitney_p_holm"] == pytest.approx(4 / 252)
-    assert same["p_improve_vs_fixed"] == 0.5 and same["mannwhitney_p"] == pytest.approx(1.0)
+    assert split["p_improve"] == 1.0 and split["mannwhitney_p"] == pytest.approx(2 / 252)
+    assert split["delta"] == pytest.approx(40.0) and split["mannwhitney_p_holm"] == pytest.approx(4 / 252)
+    assert same["p_improve"] == 0.5 and same["mannwhitney_p"] == pytest.approx(1.0) and same["baseline"] == "fixed"
     text = pa.markdown("nb201", "arch2vec", table, {"fixed": 61.0}, ["reference"])
-    assert "| fixed+split | split=index | 5 | 92.00 +- 1.58 | 90.00 .. 94.00 | +40.00 | 1.00 [1.00, 1.00] |" in text
+    assert "| fixed+split | split=index | 5 | 92.00 +- 1.58 | 90.00 .. 94.00 | fixed | +40.00 | 1.00 [1.00, 1.00] |" in text
     assert "| fixed | none | 5 |" in text and "61 s" in text and "Not run yet: reference." in text
