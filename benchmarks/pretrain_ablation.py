@@ -51,6 +51,7 @@ from a2v_jax.rundir import partial_path, read_kind  # noqa: E402
 from a2v_jax.search import stats  # noqa: E402
 from a2v_jax.spaces import SPACE_NAMES  # noqa: E402
 
+TIMING = "ablation_timing.json"  # the wall seconds of the run that trained the folder, kept beside it
 METRICS = (("acc", "reconstruction_accuracy"), ("valid*", "validity_published"), ("uniq*", "uniqueness_published"),
            ("valid", "validity"), ("uniq", "uniqueness"))
 
@@ -89,13 +90,15 @@ def ensure(root: Path, space: str, model: str, variant: str, preset: str, overri
     out = run_dir(root, space, model, variant, seeds)
     done = finished(out)
     if done is not None:
-        return done, None
+        timing = out / TIMING
+        return done, json.loads(timing.read_text())["wall_seconds"] if timing.exists() else None
     config = PretrainConfig(space=space, model=model, preset=preset, seeds=seeds, out=str(out),
                             resume=partial_path(out).exists(), progress=progress, **overrides)
     t0 = time.perf_counter()
     result = run(config)
     wall = time.perf_counter() - t0
     print(f"{space} {model} {variant}: {wall:.0f} s", flush=True)
+    _io.write_json(out / TIMING, {"wall_seconds": round(wall, 1), "resumed": config.resume})
     return [r.metrics for r in result.runs], wall
 
 
@@ -132,6 +135,7 @@ def markdown(space: str, model: str, table: dict[str, list[dict]], walls: dict[s
              "the published loop with q switched off. Each is compared with its baseline (fixed+q and reference with "
              "`fixed`, reference-q with `reference`): the difference of means, P(variant > baseline) with its 95% "
              "bootstrap CI, the two-sided Mann-Whitney U p and its Holm adjustment over the comparisons of the metric. "
+             "`wall`: seconds of the variant's one batched run (compile, training, metrics, export) where it ran. "
              "Written by benchmarks/pretrain_ablation.py.", ""]
     for short, rws in table.items():
         lines += [f"## {short}", "",
