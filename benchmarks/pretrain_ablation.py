@@ -7,8 +7,8 @@ switches (`a2v_jax.pretrain.config.QUIRKS`); this script says which of them carr
 Variants: `fixed`, `reference`, `fixed` with ONE reference quirk switched on (`fixed+q`: what q does
 alone), and `reference` with ONE quirk switched off (`reference-q`: whether the published result
 needs q), for every switch on which the presets differ (read through
-`a2v_jax.presets.quirk_differences`, so a new switch joins by itself). Each variant is one `a2v_jax.pretrain.run` of `--seeds` seeds (ids 0..K-1 in every variant)
-trained as one computation, written to <runs>/<space>-<model>-<variant>-seeds0-<K-1>/; a finished
+`a2v_jax.presets.quirk_differences`, so a new switch joins by itself). Each variant is one
+`a2v_jax.pretrain.run` of `--seeds` seeds (ids 0..K-1 in every variant) trained as one computation, written to <runs>/<space>-<model>-<variant>-seeds0-<K-1>/; a finished
 folder is read instead of trained again and an interrupted one is resumed.
 
 Per variant and metric (held-out exact reconstruction `acc`; validity and uniqueness of prior
@@ -41,13 +41,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ablation import holm  # noqa: E402
+from table1 import finished_batch  # noqa: E402
 
 from a2v_jax import _io, presets  # noqa: E402
 from a2v_jax.model import MODEL_NAMES  # noqa: E402
 from a2v_jax.pretrain import PretrainConfig, run  # noqa: E402
 from a2v_jax.pretrain.config import QUIRKS  # noqa: E402
-from a2v_jax.pretrain.run import BATCH_KIND  # noqa: E402
-from a2v_jax.rundir import partial_path, read_kind  # noqa: E402
+from a2v_jax.rundir import partial_path  # noqa: E402
 from a2v_jax.search import stats  # noqa: E402
 from a2v_jax.spaces import SPACE_NAMES  # noqa: E402
 
@@ -77,18 +77,10 @@ def run_dir(root: Path, space: str, model: str, variant: str, seeds: int) -> Pat
     return root / f"{space}-{model}-{variant}-seeds0-{seeds - 1}"
 
 
-def finished(out: Path) -> list[dict] | None:
-    """The final metrics of every member of a finished batch folder, else None."""
-    if read_kind(out) != BATCH_KIND or not (out / "summary.json").exists():
-        return None
-    labels = json.loads((out / "config.json").read_text())["members"]
-    return [json.loads((out / label / "metrics.json").read_text()) for label in labels]
-
-
 def ensure(root: Path, space: str, model: str, variant: str, preset: str, overrides: dict, seeds: int,
            progress: bool) -> tuple[list[dict], float | None]:
     out = run_dir(root, space, model, variant, seeds)
-    done = finished(out)
+    done = finished_batch(out)
     if done is not None:
         timing = out / TIMING
         return done, json.loads(timing.read_text())["wall_seconds"] if timing.exists() else None
@@ -176,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = f"pretrain_ablation_{args.space}_{args.model}"
     for variant, preset, overrides in variants(args.space):
         out = run_dir(args.runs, args.space, args.model, variant, args.seeds)
-        if args.finished_only and finished(out) is None:
+        if args.finished_only and finished_batch(out) is None:
             pending.append(variant)
             continue
         metrics, wall = ensure(args.runs, args.space, args.model, variant, preset, overrides, args.seeds,

@@ -40,7 +40,7 @@ from a2v_jax.model import MODEL_NAMES  # noqa: E402
 from a2v_jax.presets import PRESETS  # noqa: E402
 from a2v_jax.pretrain import PretrainConfig, load_cells, run  # noqa: E402
 from a2v_jax.pretrain.metrics import decodable  # noqa: E402
-from a2v_jax.pretrain.run import num_train_cells  # noqa: E402
+from a2v_jax.pretrain.run import BATCH_KIND, num_train_cells  # noqa: E402
 from a2v_jax.rundir import partial_path, read_kind  # noqa: E402
 
 # Paper Table 1: (reconstruction accuracy, validity, uniqueness) in percent.
@@ -79,14 +79,22 @@ def run_dir(root: Path, space: str, model: str, preset: str, first: int, seeds: 
     return root / f"{space}-{model}-{preset}-seeds{first}-{first + seeds - 1}"
 
 
+def finished_batch(out: Path) -> list[dict] | None:
+    """The final metrics of every member of a finished batch run folder, else None."""
+    if read_kind(out) != BATCH_KIND or not (out / "summary.json").exists():
+        return None
+    labels = json.loads((out / "config.json").read_text())["members"]
+    return [json.loads((out / label / "metrics.json").read_text()) for label in labels]
+
+
 def ensure_row(root: Path, space: str, model: str, preset: str, first: int, seeds: int, aggregate_only: bool,
                progress: bool) -> tuple[list[dict], float | None] | None:
     """The final metrics of every seed of one row (trained now as one batch unless already there),
     and the wall seconds the batch took (None when it was read from disk)."""
     out = run_dir(root, space, model, preset, first, seeds)
-    if read_kind(out) == "pretrain-batch" and (out / "summary.json").exists():
-        labels = json.loads((out / "config.json").read_text())["members"]
-        return [json.loads((out / label / "metrics.json").read_text()) for label in labels], None
+    done = finished_batch(out)
+    if done is not None:
+        return done, None
     if aggregate_only:
         return None
     config = PretrainConfig(space=space, model=model, preset=preset, seed=first, seeds=seeds, out=str(out),
