@@ -8,8 +8,9 @@ Variants: `fixed`, `reference`, `fixed` with ONE reference quirk switched on (`f
 alone), and `reference` with ONE quirk switched off (`reference-q`: whether the published result
 needs q), for every switch on which the presets differ (read through
 `a2v_jax.presets.quirk_differences`, so a new switch joins by itself). Each variant is one
-`a2v_jax.pretrain.run` of `--seeds` seeds (ids 0..K-1 in every variant) trained as one computation, written to <runs>/<space>-<model>-<variant>-seeds0-<K-1>/; a finished
-folder is read instead of trained again and an interrupted one is resumed.
+`a2v_jax.pretrain.run` of `--seeds` seeds (ids 0..K-1 in every variant) trained as one computation,
+written to <runs>/<space>-<model>-<variant>-seeds0-<K-1>/; a finished folder is read instead of
+trained again and an interrupted one is resumed.
 
 Per variant and metric (held-out exact reconstruction `acc`; validity and uniqueness of prior
 decodings by the published checks, `valid*` / `uniq*`, and by the space's own, `valid` / `uniq`):
