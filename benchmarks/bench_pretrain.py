@@ -4,13 +4,19 @@
                                         [--published /path/to/python --published-repo DIR]
 
 All in (`--all-in K`): the default NB201 pretraining (`python -m a2v_jax.pretrain`, 10 epochs,
-reference preset) as a fresh process, once with one seed and once with `--seeds K`, in the same
-run: wall clock including start-up, compilation, training, validity / uniqueness of 10,000
-prior samples per seed, embedding export and files. The ratio K seeds / one seed is the figure.
+reference preset) as a fresh process, once with one seed, once with `--seeds K` (the default
+batching: one member at a time on CPU) and once with `--seeds K --member-block K` (all K vmapped),
+in the same run: wall clock including start-up, compilation, training, validity / uniqueness of
+10,000 prior samples per seed, embedding export and files. The ratio K seeds / one seed is the
+figure. Each process's CPU time (user + system, from `getrusage` of the children) is recorded
+too: CPU seconds / usable cores is a floor under the wall clock of that work, so
+`floor_ratio` = (CPU seconds of K seeds / cores) / (wall of one seed) says how far down the
+ratio could go on this machine if the K-seed run kept every core busy, without doing less work.
 
 Members (`--members`): training steps/s x members of the compiled chunk for K members of the
 default NB201 model (compile excluded), both ways of batching them inside one compiled call:
-`map` (one member at a time, `member_block` 1, the default on CPU) and `vmap` (all K at once).
+`map` (one member at a time, `member_block` 1, the default on CPU) and `vmap` (all K at once),
+with the process CPU time per member-step and the cores kept busy (CPU time / wall).
 
 Training speed is measured on cells shaped like each space (NB101: 7 vertices, 5 ops; NB201: 8, 7;
 DARTS: 11, 11), with the scanned, jitted training chunk `python -m a2v_jax.pretrain` runs, compile
@@ -36,6 +42,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -88,12 +95,15 @@ def time_chunk(program, states, data, hypers, start: int, steps: int, repeats: i
     t0 = time.perf_counter()
     advance_members.lower(program, states, data, hypers, start, start + steps).compile()
     compile_s = time.perf_counter() - t0
-    rates = []
+    rates, busy = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         advance_members(program, states, data, hypers, start, start + steps).step.block_until_ready()
-        rates.append(steps / (time.perf_counter() - t0))
-    return {"median": statistics.median(rates), "runs": [round(r, 1) for r in rates], "compile_seconds": round(compile_s, 2)}
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rates.append(steps / wall)
+        busy.append(cpu / wall)
+    return {"median": statistics.median(rates), "runs": [round(r, 1) for r in rates], "compile_seconds": round(compile_s, 2),
+            "cores_busy": round(statistics.median(busy), 2)}
 
 
 def time_training(space: str, steps: int, repeats: int, train_mode: bool, cells: int = 20_000) -> dict:
@@ -118,28 +128,47 @@ def time_members(counts: list[int], steps: int, repeats: int) -> dict:
                 continue
             program, states, hypers = _members_program(data, k, steps, block)
             timing = time_chunk(program, states, data, hypers, 0, steps, repeats)
-            row[way] = {**timing, "member_steps_per_second": round(k * timing["median"], 1)}
+            rate = k * timing["median"]
+            row[way] = {**timing, "member_steps_per_second": round(rate, 1),
+                        "cpu_ms_per_member_step": round(1e3 * timing["cores_busy"] / rate, 3)}
         out[str(k)] = row
-        print(f"  {k:3d} members: map {row['map']['member_steps_per_second']:7.1f}  vmap "
-              f"{row['vmap']['member_steps_per_second']:7.1f} member-steps/s", flush=True)
+        print(f"  {k:3d} members: " + "  ".join(
+            f"{way} {row[way]['member_steps_per_second']:7.1f} member-steps/s ({row[way]['cpu_ms_per_member_step']:.2f} "
+            f"cpu ms each, {row[way]['cores_busy']:.2f} cores busy)" for way in ("map", "vmap")), flush=True)
     return out
 
 
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def time_all_in(members: int) -> dict:
-    """Wall seconds of `python -m a2v_jax.pretrain` with one seed and with `members` seeds."""
-    out = {}
+    """Wall and CPU seconds of `python -m a2v_jax.pretrain` with one seed and with `members` seeds
+    (one at a time, the CPU default, and all vmapped)."""
+    cores = usable_cores()
+    out = {"cores": cores}
+    variants = {"1": ["--seeds", "1"], str(members): ["--seeds", str(members)],
+                f"{members}-vmap": ["--seeds", str(members), "--member-block", str(members)]}
     with tempfile.TemporaryDirectory() as tmp:
-        for k in (1, members):
-            cmd = [sys.executable, "-m", "a2v_jax.pretrain", "--seeds", str(k), "--out", str(Path(tmp) / f"k{k}"),
-                   "--no-progress"]
+        for name, extra in variants.items():
+            folder = Path(tmp) / f"k{name}"
+            cmd = [sys.executable, "-m", "a2v_jax.pretrain", *extra, "--out", str(folder), "--no-progress"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
             wall = time.perf_counter() - t0
-            metrics = json.loads((Path(tmp) / f"k{k}" / ("metrics.json" if k == 1 else "seed-0/metrics.json")).read_text())
-            out[str(k)] = {"wall_seconds": round(wall, 1), "compile_seconds": metrics["compile_seconds"],
-                           "train_seconds_per_seed": metrics["total_train_seconds"]}
-            print(f"  all in, {k} seed(s): {wall:.1f} s", flush=True)
-    out["ratio"] = round(out[str(members)]["wall_seconds"] / out["1"]["wall_seconds"], 2)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            metrics = json.loads((folder / ("metrics.json" if name == "1" else "seed-0/metrics.json")).read_text())
+            out[name] = {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "cores_busy": round(cpu / wall, 2),
+                         "compile_seconds": metrics["compile_seconds"],
+                         "train_seconds_per_seed": metrics["total_train_seconds"]}
+            print(f"  all in, {' '.join(extra)}: {wall:.1f} s wall, {cpu:.1f} s cpu ({cpu / wall:.2f} cores busy)", flush=True)
+    one = out["1"]["wall_seconds"]
+    for name in (str(members), f"{members}-vmap"):
+        out[name]["ratio"] = round(out[name]["wall_seconds"] / one, 2)
+        out[name]["floor_ratio"] = round(out[name]["cpu_seconds"] / cores / one, 2)
+    out["ratio"] = out[str(members)]["ratio"]
     return out
 
 
@@ -270,8 +299,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if "all_in" in results:
         a = results["all_in"]
-        print(f"all in: 1 seed {a['1']['wall_seconds']:.1f} s, {args.all_in} seeds {a[str(args.all_in)]['wall_seconds']:.1f} s "
-              f"({a['ratio']:.2f}x)")
+        for name in (str(args.all_in), f"{args.all_in}-vmap"):
+            b = a[name]
+            print(f"all in: 1 seed {a['1']['wall_seconds']:.1f} s, {name} seeds {b['wall_seconds']:.1f} s ({b['ratio']:.2f}x); "
+                  f"its {b['cpu_seconds']:.1f} cpu s on {a['cores']} cores allow no less than {b['floor_ratio']:.2f}x")
     print(f"training steps/s at batch 32 (median of {args.repeats} x {args.steps} steps, compile excluded)")
     print(f"{'space':6} {'mode':5} {'a2v_jax':>9} {'published':>10} {'ratio':>6}   runs")
     for space, entry, published, measured in rows:

@@ -32,8 +32,10 @@ member's numbers are bit for bit those of the same seed alone; a `vmap` over 2 o
 is bitwise the same for any member count, but XLA compiles a single member's weight-gradient dots
 with their operands the other way round, so a lone seed and the same seed in a vmapped batch
 differ in the last bits, which Adam amplifies (about 3e-3 in the weights after 5 steps, mostly in
-the biases before BatchNorm whose gradient is rounding noise). On 2 CPU cores vmapping gains no
-throughput (benchmarks/bench_pretrain.py), hence blocks of one by default on CPU.
+the biases before BatchNorm whose gradient is rounding noise). On 2 CPU cores one member already
+keeps 1.7 cores busy and vmapping 8 members cuts the CPU time of a member-step by only a fifth
+(benchmarks/results/bench_pretrain_members.json), so blocks of one are the default on CPU: a
+seed's bits then do not depend on what it was batched with.
 
 Sharding (`parallel.Layout`): members split over the mesh axis "members" (`shard_map`, each
 device running its members as above; XLA compiles that per-device program slightly differently,
