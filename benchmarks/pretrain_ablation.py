@@ -23,6 +23,8 @@ side the smallest possible two-sided p is 2 / C(2K, K): 0.0079 at K = 5, 1.6e-4 
     python benchmarks/pretrain_ablation.py                          # NB201 arch2vec, 8 seeds a variant
     python benchmarks/pretrain_ablation.py --space nb101 --seeds 5  # hours on a 2-core CPU
     python benchmarks/pretrain_ablation.py --finished-only          # tabulate what is there
+    python benchmarks/pretrain_ablation.py --space darts --model gae --seeds 5 --variants fixed+eval_after_first_epoch
+                                                                    # train one variant, tabulate it with the finished ones
 
 Writes benchmarks/results/pretrain_ablation_<space>_<model>.{json,md}.
 """
@@ -158,10 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "pretrain_ablation", help="folder of the run folders")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--finished-only", action="store_true", help="train nothing; tabulate the finished variants")
+    p.add_argument("--variants", nargs="+", metavar="VARIANT",
+                   help="train only these variants (the others are tabulated where finished); default: all")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if args.seeds < 2:
         p.error(f"--seeds must be at least 2 to compare variants, got {args.seeds}")
+    known = [v for v, _, _ in variants(args.space)]
+    unknown = sorted(set(args.variants or ()) - set(known))
+    if unknown:
+        p.error(f"unknown variant(s) {', '.join(unknown)} for {args.space}; choose from {', '.join(known)}")
 
     results: dict[str, dict] = {}
     walls: dict[str, float | None] = {}
@@ -169,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     stem = f"pretrain_ablation_{args.space}_{args.model}"
     for variant, preset, overrides in variants(args.space):
         out = run_dir(args.runs, args.space, args.model, variant, args.seeds)
-        if args.finished_only and finished_batch(out) is None:
+        train = not args.finished_only and (args.variants is None or variant in args.variants)
+        if not train and finished_batch(out) is None:
             pending.append(variant)
             continue
         metrics, wall = ensure(args.runs, args.space, args.model, variant, preset, overrides, args.seeds,

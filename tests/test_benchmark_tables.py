@@ -176,3 +176,41 @@ def test_pretrain_ablation_variants_statistics_and_table():
     text = pa.markdown("nb201", "arch2vec", table, {"fixed": 61.0}, ["reference"])
     assert "| fixed+split | split=index | 5 | 92.00 +- 1.58 | 90.00 .. 94.00 | fixed | +40.00 | 1.00 [1.00, 1.00] |" in text
     assert "| fixed | none | 5 |" in text and "61 s" in text and "Not run yet: reference." in text
+
+
+def _finished_pretrain_batch(out: Path, accuracies: list[float]) -> None:
+    """A batch run folder as `a2v_jax.pretrain` leaves it, reduced to what the tables read."""
+    import json
+
+    import pretrain_ablation as pa  # noqa: E402
+
+    from a2v_jax.pretrain.run import BATCH_KIND
+    from a2v_jax.rundir import write_marker
+
+    labels = [f"seed-{i}" for i in range(len(accuracies))]
+    for label, acc in zip(labels, accuracies, strict=True):
+        (out / label).mkdir(parents=True)
+        (out / label / "metrics.json").write_text(json.dumps({key: acc for _, key in pa.METRICS}))
+    (out / "config.json").write_text(json.dumps({"members": labels}))
+    (out / "summary.json").write_text("{}")
+    write_marker(out, BATCH_KIND, True)
+
+
+def test_pretrain_ablation_trains_only_the_variants_asked_for(tmp_path, monkeypatch, capsys):
+    import pretrain_ablation as pa  # noqa: E402
+
+    runs, results = tmp_path / "runs", tmp_path / "out"
+    _finished_pretrain_batch(pa.run_dir(runs, "nb201", "gae", "fixed", 3), [0.1, 0.2, 0.3])
+    _finished_pretrain_batch(pa.run_dir(runs, "nb201", "gae", "reference", 3), [0.7, 0.8, 0.9])
+    trained = []
+    monkeypatch.setattr(pa, "run", lambda config: trained.append(config.out))
+    args = ["--model", "gae", "--seeds", "3", "--runs", str(runs), "--results", str(results), "--quiet"]
+    # the one variant asked for is finished: it is read, the other finished one tabulated, nothing trained
+    assert pa.main([*args, "--variants", "fixed"]) == 0 and trained == []
+    md = (results / "pretrain_ablation_nb201_gae.md").read_text()
+    assert "| reference | none | 3 | 80.00 +- 10.00 | 70.00 .. 90.00 | fixed | +60.00 |" in md
+    assert "Not run yet: fixed+eval_after_first_epoch, fixed+split" in md
+    with pytest.raises(SystemExit) as exc:
+        pa.main([*args, "--variants", "fixed+bogus"])
+    assert exc.value.code == 2 and trained == []
+    assert "unknown variant(s) fixed+bogus for nb201; choose from fixed, reference," in capsys.readouterr().err
