@@ -55,15 +55,26 @@ def pretrained_embeddings(out: Path, space: str = "nb201", preset: str = "refere
     Runs the pretraining when `out` has no finished run of that configuration (about a minute
     for NB201 on two cores), so a table's embeddings always come from a command it names.
     """
-    config = PretrainConfig(space=space, preset=preset, seed=seed, out=str(out), progress=False)
-    command = f"python -m a2v_jax.pretrain --space {space} --preset {preset} --seed {seed} --out {shown_path(out)}"
-    emb = out / "embeddings.npz"
+    paths, command = pretrained_batch(out, space, preset, seed, 1)
+    return paths[0], command
+
+
+def pretrained_batch(out: Path, space: str = "nb201", preset: str = "reference", seed: int = 0,
+                     seeds: int = 1) -> tuple[list[Path], str]:
+    """Embeddings of `seeds` arch2vec seeds from seed `seed` on, trained as one batched run
+    (`python -m a2v_jax.pretrain ... --seeds K`; one seed: a plain run), re-used when `out` holds the
+    finished run of that configuration."""
+    config = PretrainConfig(space=space, preset=preset, seed=seed, seeds=seeds, out=str(out), progress=False)
+    command = (f"python -m a2v_jax.pretrain --space {space} --preset {preset} --seed {seed}"
+               f"{f' --seeds {seeds}' if seeds > 1 else ''} --out {shown_path(out)}")
+    paths = [out / "embeddings.npz"] if seeds == 1 else [out / m.label / "embeddings.npz" for m in config.members()]
     saved = out / "config.json"
+    done = out / ("metrics.json" if seeds == 1 else "summary.json")
     wanted = {k: v for k, v in config.to_dict().items() if k not in ("progress", "resume", "overwrite")}
-    if emb.exists() and (out / "metrics.json").exists() and saved.exists():
+    if all(p.exists() for p in paths) and done.exists() and saved.exists():
         got = json.loads(saved.read_text())
         if all(got.get(k) == v for k, v in wanted.items()):
-            return emb, f"{command} (re-used)"
+            return paths, f"{command} (re-used)"
     print(f"pretraining for the embeddings: {command}", flush=True)
     pretrain_run(dataclasses.replace(config, overwrite=True))
-    return emb, command
+    return paths, command

@@ -214,3 +214,31 @@ def test_pretrain_ablation_trains_only_the_variants_asked_for(tmp_path, monkeypa
         pa.main([*args, "--variants", "fixed+bogus"])
     assert exc.value.code == 2 and trained == []
     assert "unknown variant(s) fixed+bogus for nb201; choose from fixed, reference," in capsys.readouterr().err
+
+
+def test_embedding_seeds_table_from_runs_over_several_embeddings(tmp_path, monkeypatch, capsys):
+    import embedding_seeds as es  # noqa: E402
+
+    # arch2vec-RL on 3 embeddings: above RS on the first two (every seed), below it on the third
+    shift = {"emb0": 1.0, "emb1": 0.5, "emb2": -1.0}
+    seeds = np.linspace(0.0, 0.1, 20)
+
+    def finals(runs, name, n, dataset, method, preset, embeddings):
+        assert (embeddings is None) == (method == "rs") and n == 20
+        return 94.0 + seeds + (shift[name.rsplit("-", 1)[1]] if embeddings is not None else 0.0)
+
+    monkeypatch.setattr(es, "pretrained_batch", lambda out, seeds: ([Path(f"e{i}.npz") for i in range(seeds)], "cmd"))
+    monkeypatch.setattr(es, "finals", finals)
+    monkeypatch.setattr(sys, "argv", ["embedding_seeds.py", "--pretrain-seeds", "3", "--seeds", "20", "--presets", "fixed",
+                                      "--baselines", "rs", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path)])
+    es.main()
+    md = (tmp_path / "embedding_seeds.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| cifar10 | arch2vec-RL"))
+    assert "| fixed | 3 x 20 | 95.05, 94.55, 93.05 | 94.22 [" in row
+    assert f"| {np.std([95.05, 94.55, 93.05], ddof=1):.3f} |" in row
+    pair = next(line for line in md.splitlines() if "| RS |" in line)
+    assert "| 0.667 [" in pair and "| 1.000, 1.000, 0.000 | 2 / 1 / 0 |" in pair
+    monkeypatch.setattr(sys, "argv", ["embedding_seeds.py", "--methods", "re"])
+    with pytest.raises(SystemExit):
+        es.main()
+    assert "--methods: 're' searches no embeddings; give it in --baselines" in capsys.readouterr().err
