@@ -28,8 +28,10 @@ docs/reference.md ("The published code's speed").
     python benchmarks/table3.py --finished-only             # a table of the runs finished so far
     python benchmarks/table3.py --stand-in --seeds 20      # no learned embeddings: a smoke run
 
-Without --embeddings or --stand-in the embeddings are those of arch2vec pretrained on NB201 with
-the reference preset and seed 0 (`python -m a2v_jax.pretrain --space nb201 --preset reference
+The rows of methods that search embeddings use ONE pretrained model, so their intervals leave out
+the pretraining seed's share of the variance: benchmarks/embedding_seeds.py repeats them over K
+pretraining seeds. Without --embeddings or --stand-in the embeddings are those of arch2vec
+pretrained on NB201 with the reference preset and seed 0 (`python -m a2v_jax.pretrain --space nb201 --preset reference
 --seed 0 --out <runs>/pretrain-nb201-reference-seed0`), run here first unless that folder
 already holds the finished run.
 """
