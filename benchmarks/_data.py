@@ -73,7 +73,9 @@ def pretrained_batch(out: Path, space: str = "nb201", preset: str = "reference",
     wanted = {k: v for k, v in config.to_dict().items() if k not in ("progress", "resume", "overwrite")}
     if all(p.exists() for p in paths) and done.exists() and saved.exists():
         got = json.loads(saved.read_text())
-        if all(got.get(k) == v for k, v in wanted.items()):
+        defaults = {f.name: f.default for f in dataclasses.fields(PretrainConfig)}
+        # a setting added after the run was written is absent from its config: it ran with the default
+        if all(got.get(k, defaults[k]) == v for k, v in wanted.items()):
             return paths, f"{command} (re-used)"
     print(f"pretraining for the embeddings: {command}", flush=True)
     pretrain_run(dataclasses.replace(config, overwrite=True))

@@ -104,6 +104,24 @@ def test_fixed_preset_trains_in_train_mode_on_a_random_split(tmp_path):
     assert config["split"] == "random" and config["reshuffle"] is True and config["mu_stats_from_training"] is False
 
 
+def test_dropout_setting_reaches_the_model():
+    """--dropout sets the latent dropout of train mode: with 0, gae (which samples nothing) gives the same
+    train-mode decoding under any dropout key; with the published 0.3 the keys change it."""
+    from a2v_jax.graphs import graph_set, make_batch
+    from a2v_jax.pretrain import make_program
+
+    data = graph_set(CELLS, SPACE.num_ops)
+    batch = make_batch(data, np.arange(8))
+    outs = {}
+    for rate in (0.0, 0.3):
+        program = make_program(PretrainConfig(space="nb201", model="gae", dropout=rate), data)
+        assert program.model.dropout == rate
+        variables = program.module.init({"params": jax.random.PRNGKey(0)}, batch.graph, False, batch.graph_mask)
+        outs[rate] = [program.module.apply(variables, batch.graph, True, batch.graph_mask, mutable=["batch_stats"],
+                                           rngs={"dropout": jax.random.PRNGKey(k)})[0].adj_logits for k in (1, 2)]
+    assert np.array_equal(*outs[0.0]) and not np.allclose(*outs[0.3])
+
+
 def test_a_seed_in_a_batch_is_the_seed_alone_and_a_batch_resumes_bit_for_bit(tmp_path, single):
     alone = single[0]
     batch = run(tiny(tmp_path, "batch", seeds=2), cells=CELLS, space=SPACE)
@@ -211,6 +229,7 @@ def test_cli(tmp_path, capsys):
     assert "already holds a batch of pretraining runs" in capsys.readouterr().err
     for bad, message in ((["--seeds", "0"], "seeds must be at least 1"), (["--seeds", "-1"], "seeds must be at least 1"),
                          (["--lr", "-1"], "lr must be a positive number"),
+                         (["--dropout", "1"], "dropout must lie in [0, 1), got 1.0"),
                          (["--darts-num", "10"], "apply to --space darts only"),
                          (["--seeds", "3", "--resume"], "asks for 3")):
         assert main([*argv, *bad]) != 0

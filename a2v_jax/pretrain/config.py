@@ -106,6 +106,8 @@ class PretrainConfig:
     kl_weight: float = option(1.0, "weight of the KL term (variational models)")
     batch_size: int = option(32, "training batch size")
     clip_norm: float = option(5.0, "clip gradients to this global norm")
+    dropout: float = option(0.3, "dropout rate on the latent codes fed to the decoder, in train mode (the "
+                                 "published 0.3)")
     train_fraction: float = option(0.9, "share of cells trained on; the rest is held out")
     split: str | None = option(None, "quirk: held-out split, index (first cells train) or random "
                                      "(default: the preset's)", choices=("index", "random"))
@@ -177,6 +179,8 @@ class PretrainConfig:
         check_kl_weight(self.kl_weight)
         if not math.isfinite(self.clip_norm) or self.clip_norm <= 0:
             raise ConfigError(f"clip_norm must be a positive number, got {self.clip_norm}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
         grid = parse_sweep(self.sweep)  # raises on a bad sweep
         if self.out is None:
             if self.seeds == 1 and not grid:

@@ -134,7 +134,7 @@ def default_member_block(config: PretrainConfig, members: int, layout: Layout | 
 def make_program(config: PretrainConfig, data: GraphSet, layout: Layout | None = None, members: int = 1) -> Program:
     """The static settings of `config` on the cell set `data`."""
     return Program(
-        model=ModelConfig.for_model(config.model, data.num_nodes, data.num_ops),
+        model=ModelConfig.for_model(config.model, data.num_nodes, data.num_ops, dropout=config.dropout),
         num_cells=data.num_cells,
         num_train=num_train_cells(data.num_cells, config.train_fraction),
         batch_size=config.batch_size,
