@@ -25,6 +25,8 @@ side the smallest possible two-sided p is 2 / C(2K, K): 0.0079 at K = 5, 1.6e-4 
     python benchmarks/pretrain_ablation.py --finished-only          # tabulate what is there
     python benchmarks/pretrain_ablation.py --space darts --model gae --seeds 5 --variants fixed+eval_after_first_epoch
                                                                     # train one variant, tabulate it with the finished ones
+    python benchmarks/pretrain_ablation.py --with dropout=0 --variants fixed+dropout=0.0
+                                                                    # the fixed loop without latent dropout
 
 Writes benchmarks/results/pretrain_ablation_<space>_<model>.{json,md}.
 """
@@ -32,6 +34,7 @@ Writes benchmarks/results/pretrain_ablation_<space>_<model>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -59,15 +62,34 @@ METRICS = (("acc", "reconstruction_accuracy"), ("valid*", "validity_published"),
            ("valid", "validity"), ("uniq", "uniqueness"))
 
 
-def variants(space: str) -> list[tuple[str, str, dict]]:
+def variants(space: str, settings: dict[str, object] | None = None) -> list[tuple[str, str, dict]]:
     """[(variant name, preset, overrides)]: fixed, reference, fixed + each differing quirk (what a
-    quirk does alone), and reference - each quirk, i.e. with that switch at its fixed value (whether
-    the reference result needs it)."""
+    quirk does alone), reference - each quirk, i.e. with that switch at its fixed value (whether
+    the reference result needs it), and fixed with each of `settings` (NAME: VALUE, e.g. dropout 0)."""
     diffs = presets.quirk_differences(QUIRKS, space)
     out = [("fixed", presets.FIXED, {}), ("reference", presets.REFERENCE, {})]
     out += [(f"fixed+{name}", presets.FIXED, {name: ref}) for name, (ref, _fix) in diffs.items()]
     out += [(f"reference-{name}", presets.REFERENCE, {name: fix}) for name, (_ref, fix) in diffs.items()]
+    out += [(f"fixed+{name}={value}", presets.FIXED, {name: value}) for name, value in (settings or {}).items()]
     return out
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """NAME=VALUE for a pretraining setting that is not a quirk, VALUE read as the setting's type."""
+    name, sep, value = text.partition("=")
+    fields = {f.name: f for f in dataclasses.fields(PretrainConfig)}
+    if not sep or name not in fields:
+        raise ValueError(f"--with wants NAME=VALUE with NAME a pretraining setting, got {text!r}")
+    if name in QUIRKS[presets.FIXED]:
+        raise ValueError(f"{name} is a quirk: its variants are built in")
+    default = fields[name].default
+    kind = type(default) if isinstance(default, (int, float)) and not isinstance(default, bool) else None
+    if kind is None:
+        raise ValueError(f"--with takes numeric settings (lr, kl_weight, dropout, ...), not {name}")
+    try:
+        return name, kind(value)
+    except ValueError:
+        raise ValueError(f"{name} wants a {kind.__name__}, got {value!r}") from None
 
 
 def baseline(variant: str) -> str | None:
@@ -160,13 +182,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "pretrain_ablation", help="folder of the run folders")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     p.add_argument("--finished-only", action="store_true", help="train nothing; tabulate the finished variants")
+    p.add_argument("--with", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="also a variant `fixed+NAME=VALUE`: the fixed loop with a numeric setting changed, e.g. "
+                        "dropout=0 (repeatable)")
     p.add_argument("--variants", nargs="+", metavar="VARIANT",
                    help="train only these variants (the others are tabulated where finished); default: all")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if args.seeds < 2:
         p.error(f"--seeds must be at least 2 to compare variants, got {args.seeds}")
-    known = [v for v, _, _ in variants(args.space)]
+    try:
+        settings = dict(parse_setting(t) for t in args.settings)
+    except ValueError as e:
+        p.error(str(e))
+    known = [v for v, _, _ in variants(args.space, settings)]
     unknown = sorted(set(args.variants or ()) - set(known))
     if unknown:
         p.error(f"unknown variant(s) {', '.join(unknown)} for {args.space}; choose from {', '.join(known)}")
@@ -175,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     walls: dict[str, float | None] = {}
     pending = []
     stem = f"pretrain_ablation_{args.space}_{args.model}"
-    for variant, preset, overrides in variants(args.space):
+    for variant, preset, overrides in variants(args.space, settings):
         out = run_dir(args.runs, args.space, args.model, variant, args.seeds)
         train = not args.finished_only and (args.variants is None or variant in args.variants)
         if not train and finished_batch(out) is None:
@@ -189,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         _io.write_json(args.results / f"{stem}.json", {
             "space": args.space, "model": args.model, "seeds": args.seeds, "table": table,
             "walls": walls, "run_dirs": {v: r["run_dir"] for v, r in results.items()}})
-        text = markdown(args.space, args.model, table, walls, [v for v, _, _ in variants(args.space) if v not in results])
+        text = markdown(args.space, args.model, table, walls, [v for v, _, _ in variants(args.space, settings) if v not in results])
         _io.atomic_write(args.results / f"{stem}.md", lambda f, t=text: f.write(t.encode()))
     if not results:
         print(f"no finished variant under {args.runs}", file=sys.stderr)

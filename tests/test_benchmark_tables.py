@@ -242,3 +242,15 @@ def test_embedding_seeds_table_from_runs_over_several_embeddings(tmp_path, monke
     with pytest.raises(SystemExit):
         es.main()
     assert "--methods: 're' searches no embeddings; give it in --baselines" in capsys.readouterr().err
+
+
+def test_pretrain_ablation_with_a_setting_adds_a_fixed_variant():
+    import pretrain_ablation as pa  # noqa: E402
+
+    assert pa.parse_setting("dropout=0") == ("dropout", 0.0) and pa.parse_setting("batch_size=64") == ("batch_size", 64)
+    assert pa.variants("nb201", {"dropout": 0.0})[-1] == ("fixed+dropout=0.0", "fixed", {"dropout": 0.0})
+    assert pa.baseline("fixed+dropout=0.0") == "fixed"
+    for bad, message in (("dropout", "NAME=VALUE"), ("nothing=1", "NAME=VALUE"), ("split=index", "is a quirk"),
+                         ("space=darts", "numeric settings"), ("dropout=high", "dropout wants a float")):
+        with pytest.raises(ValueError, match=message):
+            pa.parse_setting(bad)
