@@ -17,8 +17,9 @@ worse than the baseline (two-sided Mann-Whitney p < 0.05).
 
     python benchmarks/embedding_seeds.py                     # arch2vec-RL, 5 pretraining seeds, CIFAR-10
     python benchmarks/embedding_seeds.py --methods rl,bo --datasets cifar10,cifar100,imagenet16-120
+    python benchmarks/embedding_seeds.py --methods bo --presets fixed --name embedding_seeds_bo
 
-Writes benchmarks/results/embedding_seeds.{json,md}.
+Writes benchmarks/results/<name>.{json,md} (default name: embedding_seeds).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def markdown(header: list[str], rows: list[dict], pairs: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 epilog="Writes benchmarks/results/embedding_seeds.{json,md}.")
+                                 epilog="Writes benchmarks/results/<name>.{json,md}.")
     ap.add_argument("--pretrain-seeds", type=int, default=5, help="arch2vec pretraining seeds (0..K-1), one batched run")
     ap.add_argument("--seeds", type=int, default=500, help="search seeds a run")
     ap.add_argument("--methods", default="rl", help="methods that search the embeddings (comma-separated)")
@@ -109,6 +110,7 @@ def main() -> None:
     ap.add_argument("--datasets", default="cifar10")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "embedding_seeds", help="folder for the run folders")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--name", default="embedding_seeds", help="file name of the results (.md, .json) in --results")
     args = ap.parse_args()
 
     if args.pretrain_seeds < 2:
@@ -155,16 +157,16 @@ def main() -> None:
         "of the BCa 95% CI of one embedding's mean, the interval Table 3 reports.",
     ]
     args.results.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.results / "embedding_seeds.md") as tmp:
+    with atomic_path(args.results / f"{args.name}.md") as tmp:
         tmp.write_text(markdown(header, rows, pairs))
-    write_json(args.results / "embedding_seeds.json", {
+    write_json(args.results / f"{args.name}.json", {
         "pretrain": command, "embeddings": [str(shown_path(p)) for p in paths], "search_seeds": args.seeds,
         "rows": rows, "contrasts": pairs,
         "statistics": {"confidence": stats.CONFIDENCE, "resamples": stats.RESAMPLES,
                        "mean_ci": "two-stage percentile bootstrap (embeddings, then search seeds)",
                        "p_improve_ci": "two-stage percentile bootstrap", "significant": SIGNIFICANT}})
     print(markdown(header, rows, pairs))
-    print(f"wrote {args.results / 'embedding_seeds.md'} and embedding_seeds.json")
+    print(f"wrote {args.results / args.name}.md and {args.name}.json")
 
 
 if __name__ == "__main__":
