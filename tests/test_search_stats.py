@@ -149,3 +149,6 @@ def test_nested_compare_averages_the_groups_and_flips_for_regret():
     assert out["group_p_value"][0] == pytest.approx(stats.compare_pair(above, b)["p_value"])
     lower = stats.nested_compare([above, above], b, higher_is_better=False, rng=0)
     assert lower["p_improve"] == 0.0 and lower["ci_high"] == 0.0
+    for groups, base in (([], b), ([above, np.array([np.nan])], b), ([above], np.array([]))):
+        with pytest.raises(ValueError, match="at least one value"):
+            stats.nested_compare(groups, base)

@@ -204,6 +204,8 @@ def nested_compare(groups_a: list[np.ndarray], b: np.ndarray, higher_is_better: 
     seeds of A_g and of B within each), and per group P(A_g > B) with its Mann-Whitney p-value."""
     rng = _rng(rng)
     b = _clean(b)
+    if not groups_a or b.size == 0 or any(_clean(a).size == 0 for a in groups_a):
+        raise ValueError("every group of A and the sample of B need at least one value")
     per = [compare_pair(a, b, higher_is_better, resamples, confidence, rng) for a in groups_a]
     sign = 1.0 if higher_is_better else -1.0
     boots = np.stack([improvement_bootstrap(sign * _clean(a), sign * b, resamples, rng) for a in groups_a])
