@@ -1,7 +1,7 @@
 """How much Table 3's arch2vec rows depend on the pretraining seed of their embeddings.
 
-Table 3 (benchmarks/table3.py), like the paper, searches the embeddings of ONE pretrained model
-with 500 search seeds, so its intervals measure the search's noise on that model only. This
+Table 3 (benchmarks/table3.py) searches the embeddings of ONE pretrained model with 500 search
+seeds, so its intervals measure the search's noise on that model only. This
 script pretrains K arch2vec seeds as one batched run (`python -m a2v_jax.pretrain --space nb201
 --preset reference --seeds K`), runs each method that searches embeddings with S search seeds on
 each of the K embeddings, and each baseline (which searches no embeddings) once. Every run is one
