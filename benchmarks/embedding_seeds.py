@@ -156,16 +156,17 @@ def main() -> None:
         "resampled, then search seeds within each; it errs wide). One-embedding CI width: median over the embeddings "
         "of the BCa 95% CI of one embedding's mean, the interval Table 3 reports.",
     ]
+    table = markdown(header, rows, pairs)
     args.results.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.results / f"{args.name}.md") as tmp:
-        tmp.write_text(markdown(header, rows, pairs))
+        tmp.write_text(table)
     write_json(args.results / f"{args.name}.json", {
         "pretrain": command, "embeddings": [str(shown_path(p)) for p in paths], "search_seeds": args.seeds,
         "rows": rows, "contrasts": pairs,
         "statistics": {"confidence": stats.CONFIDENCE, "resamples": stats.RESAMPLES,
                        "mean_ci": "two-stage percentile bootstrap (embeddings, then search seeds)",
                        "p_improve_ci": "two-stage percentile bootstrap", "significant": SIGNIFICANT}})
-    print(markdown(header, rows, pairs))
+    print(table)
     print(f"wrote {args.results / args.name}.md and {args.name}.json")
 
 

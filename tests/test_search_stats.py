@@ -147,6 +147,12 @@ def test_nested_compare_averages_the_groups_and_flips_for_regret():
     assert out["group_p_improve"] == [1.0, 0.0, 1.0] and out["p_improve"] == pytest.approx(2 / 3)
     assert out["ci_low"] == 0.0 and out["ci_high"] == 1.0  # three groups: any mix of them can be drawn
     assert out["group_p_value"][0] == pytest.approx(stats.compare_pair(above, b)["p_value"])
+    rng = np.random.default_rng(1)
+    mixed = [rng.normal(0.3 * i, 1.0, 50) for i in range(3)]
+    out = stats.nested_compare(mixed, rng.normal(0.3, 1.0, 60), rng=0)
+    for p, lo, hi in zip(out["group_p_improve"], out["group_ci_low"], out["group_ci_high"], strict=True):
+        assert 0.0 < lo < p < hi < 1.0  # each group's own interval brackets its estimate
+    assert out["group_ci_low"][0] < out["group_ci_low"][2]
     lower = stats.nested_compare([above, above], b, higher_is_better=False, rng=0)
     assert lower["p_improve"] == 0.0 and lower["ci_high"] == 0.0
     for groups, base in (([], b), ([above, np.array([np.nan])], b), ([above], np.array([]))):

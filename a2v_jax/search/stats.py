@@ -201,7 +201,8 @@ def nested_compare(groups_a: list[np.ndarray], b: np.ndarray, higher_is_better: 
                    resamples: int = RESAMPLES, confidence: float = CONFIDENCE, rng: Any = 0) -> dict[str, Any]:
     """P(A better than B) when A's seeds come in groups (pretraining seeds) and B is one sample: the
     mean over groups of P(A_g > B), its two-stage percentile bootstrap CI (groups resampled, then the
-    seeds of A_g and of B within each), and per group P(A_g > B) with its Mann-Whitney p-value."""
+    seeds of A_g and of B within each), and per group P(A_g > B) with its one-level bootstrap CI (the
+    interval that group alone would report) and its Mann-Whitney p-value."""
     rng = _rng(rng)
     b = _clean(b)
     if not groups_a or b.size == 0 or any(_clean(a).size == 0 for a in groups_a):
@@ -212,7 +213,8 @@ def nested_compare(groups_a: list[np.ndarray], b: np.ndarray, higher_is_better: 
     lo, hi = _two_stage(boots, confidence, rng)
     ps = np.array([r["p_improve"] for r in per])
     return {"groups": len(per), "p_improve": float(ps.mean()), "ci_low": lo, "ci_high": hi,
-            "group_p_improve": ps.tolist(), "group_p_value": [r["p_value"] for r in per]}
+            "group_p_improve": ps.tolist(), "group_ci_low": [r["ci_low"] for r in per],
+            "group_ci_high": [r["ci_high"] for r in per], "group_p_value": [r["p_value"] for r in per]}
 
 
 __all__ = [
