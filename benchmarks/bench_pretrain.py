@@ -33,6 +33,13 @@ NB101 space), mean readout, including the transfer of the [N, 16] result to the 
 the same run, so the ratio is measured under the same load; it tries each of
 `--published-threads` torch thread counts and compares against the fastest.
 
+Arithmetic (skip with `--no-arithmetic`): XLA's FLOP count of one default NB201 training step,
+times the steps of a run, against this machine's float32 rate on large matmuls (the best any
+matmul-bound program gets here); with `--all-in K`, the rate K seeds' training would need to meet
+`--target-ratio` x one seed's wall even if everything but training cost K seeds no more than it
+costs one, beside the rates the members table achieves. It says whether batching could meet
+the target here at all.
+
 Results: printed as a table and written to benchmarks/results/bench_pretrain.json.
 """
 
@@ -57,8 +64,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from a2v_jax import _io  # noqa: E402
-from a2v_jax.graphs import graph_set  # noqa: E402
+from a2v_jax.graphs import graph_set, make_batch  # noqa: E402
 from a2v_jax.pretrain import PretrainConfig, make_program  # noqa: E402
+from a2v_jax.pretrain.export import member_slice  # noqa: E402
 from a2v_jax.pretrain.run import load_cells, member_inputs  # noqa: E402
 from a2v_jax.pretrain.train import advance_members, embed_members, init_members  # noqa: E402
 
@@ -172,6 +180,73 @@ def time_all_in(members: int) -> dict:
     return out
 
 
+def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 4096), repeats: int = 5) -> dict:
+    """The machine's float32 rate on large square matmuls under XLA (all cores): the most any
+    matmul-bound program reaches here, so a floor on the time of a given number of FLOPs."""
+    rates = {}
+    for n in sizes:
+        a = jax.random.normal(jax.random.key(0), (n, n), jax.numpy.float32)
+        f = jax.jit(lambda x, y: x @ y)
+        f(a, a).block_until_ready()
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f(a, a).block_until_ready()
+            best = min(best, time.perf_counter() - t0)
+        rates[str(n)] = round(2 * n**3 / best / 1e9, 1)
+    return {"gflops_by_size": rates, "gflops": max(rates.values())}
+
+
+def step_flops() -> dict:
+    """XLA's count of the FLOPs of one training step of one default NB201 member (gradients in
+    train mode and the optimizer update; the scanned chunk's own count covers its loop body once,
+    with every branch, so the step is lowered on its own)."""
+    config = PretrainConfig()
+    _, cells = load_cells(config)
+    data = graph_set(cells, 7)
+    program, states, hypers = _members_program(data, 1, 1, 1)
+    state, hyper = member_slice(states, 0), member_slice(hypers, 0)
+    index = jax.numpy.arange(program.batch_size, dtype=jax.numpy.int32)
+
+    def step(state, index, key):
+        batch = make_batch(data, index)
+        grads, _ = program._gradients(state, batch, key, hyper.kl_weight, True)
+        return program.tx.update(grads, state.opt_state, state.params)
+
+    cost = jax.jit(step).lower(state, index, jax.random.key(0)).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return {"flops_per_step": float(cost["flops"]), "steps_per_seed": program.total_steps}
+
+
+def arithmetic_floor(all_in: dict | None, members: dict | None, target_ratio: float) -> dict:
+    """Whether the K-seed all-in target can be met by batching on this machine: the FLOPs of K
+    seeds' training steps against the matmul peak, and the rate the target would need."""
+    out = {**step_flops(), "peak": matmul_peak()}
+    flops, steps, peak = out["flops_per_step"], out["steps_per_seed"], out["peak"]["gflops"]
+    out["seed_training_tflop"] = round(flops * steps / 1e12, 3)
+    out["seed_training_seconds_at_peak"] = round(flops * steps / (peak * 1e9), 2)
+    if members:
+        out["achieved_gflops"] = {k: {way: round(row[way]["member_steps_per_second"] * flops / 1e9, 1)
+                                      for way in ("map", "vmap")} for k, row in members.items()}
+    if all_in:
+        out["target"] = training_target(all_in, flops * steps, peak, target_ratio)
+    return out
+
+
+def training_target(all_in: dict, seed_flops: float, peak_gflops: float, ratio: float) -> dict:
+    """The FLOP rate K seeds' training needs for the all-in run to take `ratio` x one seed's wall,
+    granting that all but training (start-up, compile, metrics, export) costs K seeds no more
+    than one seed (one seed's wall minus its training seconds)."""
+    k = max(int(name) for name in all_in if name.isdigit() and name != "1")
+    one = all_in["1"]
+    other = one["wall_seconds"] - one["train_seconds_per_seed"]
+    budget = ratio * one["wall_seconds"] - other
+    need = k * seed_flops / budget / 1e9 if budget > 0 else float("inf")
+    return {"members": k, "ratio": ratio, "one_seed_wall": one["wall_seconds"], "one_seed_other_seconds": round(other, 2),
+            "training_budget_seconds": round(budget, 2), "needed_gflops": round(need, 1),
+            "needed_share_of_peak": round(need / peak_gflops, 2)}
+
+
 def time_embedding(repeats: int, count: int = 423_624) -> dict:
     n, k = SHAPES["nb101"]
     t0 = time.perf_counter()
@@ -262,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="member counts for the steps/s x members table (none: skip)")
     p.add_argument("--all-in", type=int, default=8, help="K of the all-in comparison with one seed (0: skip)")
     p.add_argument("--no-embedding", action="store_true", help="skip the 423,624-cell embedding export timing")
+    p.add_argument("--no-arithmetic", action="store_true",
+                   help="skip the FLOP count of a training step against this machine's matmul peak")
+    p.add_argument("--target-ratio", type=float, default=2.5,
+                   help="K seeds / one seed all in, the ratio whose arithmetic floor is computed (default 2.5)")
     p.add_argument("--published", default=None, help="python interpreter with torch, to time the published step too")
     p.add_argument("--published-repo", default=None, help="checkout of the published arch2vec code (with models/, utils/)")
     p.add_argument("--published-threads", nargs="+", type=int, default=[1, 2], help="torch thread counts to try")
@@ -294,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((space, entry, published, measured))
     if not args.no_embedding:
         results["embedding"] = time_embedding(max(1, min(args.repeats, 3)))
+    if not args.no_arithmetic:
+        results["arithmetic"] = arithmetic_floor(results.get("all_in"), results.get("members"), args.target_ratio)
     results["machine"]["load_average_end"] = os.getloadavg()
     _io.write_json(args.out, results)
 
@@ -303,6 +384,19 @@ def main(argv: list[str] | None = None) -> int:
             b = a[name]
             print(f"all in: 1 seed {a['1']['wall_seconds']:.1f} s, {name} seeds {b['wall_seconds']:.1f} s ({b['ratio']:.2f}x); "
                   f"its {b['cpu_seconds']:.1f} cpu s on {a['cores']} cores allow no less than {b['floor_ratio']:.2f}x")
+    if "arithmetic" in results:
+        r = results["arithmetic"]
+        print(f"one training step: {r['flops_per_step'] / 1e6:.1f} MFLOP (XLA's count), {r['steps_per_seed']} steps a seed = "
+              f"{r['seed_training_tflop']:.3f} TFLOP; float32 matmul peak here {r['peak']['gflops']:.0f} GFLOP/s "
+              f"({r['seed_training_seconds_at_peak']:.2f} s a seed at peak)")
+        for k, ways in r.get("achieved_gflops", {}).items():
+            print(f"  {k:>3} members achieve " + ", ".join(f"{way} {g:.0f} GFLOP/s" for way, g in ways.items()))
+        if "target" in r:
+            t = r["target"]
+            print(f"  {t['members']} seeds in {t['ratio']}x one seed ({t['one_seed_wall']} s) leave their training "
+                  f"{t['training_budget_seconds']:.1f} s even if all else cost what one seed's does "
+                  f"({t['one_seed_other_seconds']:.1f} s): {t['needed_gflops']:.0f} GFLOP/s, "
+                  f"{100 * t['needed_share_of_peak']:.0f}% of the matmul peak")
     print(f"training steps/s at batch 32 (median of {args.repeats} x {args.steps} steps, compile excluded)")
     print(f"{'space':6} {'mode':5} {'a2v_jax':>9} {'published':>10} {'ratio':>6}   runs")
     for space, entry, published, measured in rows:

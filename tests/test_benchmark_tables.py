@@ -254,3 +254,17 @@ def test_pretrain_ablation_with_a_setting_adds_a_fixed_variant():
                          ("space=darts", "numeric settings"), ("dropout=high", "dropout wants a float")):
         with pytest.raises(ValueError, match=message):
             pa.parse_setting(bad)
+
+
+def test_bench_pretrain_training_target_grants_one_seed_overheads():
+    import bench_pretrain
+
+    all_in = {"cores": 2, "1": {"wall_seconds": 10.0, "train_seconds_per_seed": 6.0},
+              "8": {"wall_seconds": 50.0}, "8-vmap": {"wall_seconds": 45.0}}
+    t = bench_pretrain.training_target(all_in, seed_flops=1e12, peak_gflops=500.0, ratio=2.5)
+    # 25 s allowed, 4 s of it start-up/compile/metrics/export: 8 TFLOP in 21 s
+    assert t["members"] == 8 and t["one_seed_other_seconds"] == 4.0 and t["training_budget_seconds"] == 21.0
+    assert t["needed_gflops"] == pytest.approx(8e12 / 21 / 1e9, abs=0.05)
+    assert t["needed_share_of_peak"] == pytest.approx(0.76, abs=0.005)
+    hopeless = bench_pretrain.training_target(all_in, seed_flops=1e12, peak_gflops=500.0, ratio=0.3)
+    assert hopeless["needed_gflops"] == float("inf")

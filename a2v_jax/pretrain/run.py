@@ -122,9 +122,8 @@ def num_train_cells(num_cells: int, train_fraction: float) -> int:
 
 def default_member_block(config: PretrainConfig, members: int, layout: Layout | None) -> int | None:
     """Members vmapped together: the config's, else one at a time on a CPU without a mesh (vmap
-    gains about a quarter in member throughput there, 867 against 686 member-steps/s for 8 NB201
-    members in benchmarks/results/bench_pretrain_members.json, and one at a time keeps each seed's
-    bits independent of the batch), else all (None)."""
+    gains a fifth or so in member throughput there, benchmarks/results/bench_pretrain_members.json,
+    and one at a time keeps each seed's bits independent of the batch), else all (None)."""
     if config.member_block is not None:
         return min(config.member_block, members)
     if (layout is None or layout.data_size == 1) and jax.default_backend() == "cpu":
