@@ -37,8 +37,9 @@ Arithmetic (skip with `--no-arithmetic`): XLA's FLOP count of one default NB201 
 times the steps of a run, against this machine's float32 rate on large matmuls (the best any
 matmul-bound program gets here); with `--all-in K`, the rate K seeds' training would need to meet
 `--target-ratio` x one seed's wall even if everything but training cost K seeds no more than it
-costs one, beside the rates the members table achieves. It says whether batching could meet
-the target here at all.
+costs one, beside the rates the members table achieves and the rate of the model's own matmul
+shape alone (K stacked [256, 128] @ [128, 128] products, chained 10 deep). It says whether
+batching could meet the target here at all.
 
 Results: printed as a table and written to benchmarks/results/bench_pretrain.json.
 """
@@ -197,6 +198,33 @@ def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 4096), repeats: int = 5) -
     return {"gflops_by_size": rates, "gflops": max(rates.values())}
 
 
+def model_matmul_rate(members: int, rows: int = 256, hidden: int = 128, depth: int = 10, repeats: int = 5) -> float:
+    """GFLOP/s of the model's own matmul shape on this machine: `members` stacked [rows, hidden] @
+    [hidden, hidden] products (one batch of 32 NB201 cells, the GIN's width), chained `depth` deep
+    with a ReLU between, as a forward pass runs them. Nothing but these matmuls, so the most a
+    training step made of them could reach."""
+
+    def chain(x, w):
+        for _ in range(depth):
+            x = jax.nn.relu(jax.numpy.einsum("kij,kjl->kil", x, w))
+        return x
+
+    key = jax.random.key(0)
+    x = jax.random.normal(key, (members, rows, hidden))
+    w = jax.random.normal(key, (members, hidden, hidden)) / hidden**0.5
+    f = jax.jit(chain)
+    f(x, w).block_until_ready()
+    calls = max(1, 400 // members)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            y = f(x, w)
+        y.block_until_ready()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return round(2 * members * rows * hidden * hidden * depth / best / 1e9, 1)
+
+
 def step_flops() -> dict:
     """XLA's count of the FLOPs of one training step of one default NB201 member (gradients in
     train mode and the optimizer update; the scanned chunk's own count covers its loop body once,
@@ -228,8 +256,12 @@ def arithmetic_floor(all_in: dict | None, members: dict | None, target_ratio: fl
     if members:
         out["achieved_gflops"] = {k: {way: round(row[way]["member_steps_per_second"] * flops / 1e9, 1)
                                       for way in ("map", "vmap")} for k, row in members.items()}
+    ks = sorted({1, *(int(k) for k in (members or {})), *(int(n) for n in (all_in or {}) if n.isdigit())})
+    out["model_matmul_gflops"] = {str(k): model_matmul_rate(k) for k in ks}
     if all_in:
         out["target"] = training_target(all_in, flops * steps, peak, target_ratio)
+        k = str(out["target"]["members"])
+        out["target"]["needed_share_of_model_matmuls"] = round(out["target"]["needed_gflops"] / out["model_matmul_gflops"][k], 2)
     return out
 
 
@@ -391,12 +423,15 @@ def main(argv: list[str] | None = None) -> int:
               f"({r['seed_training_seconds_at_peak']:.2f} s a seed at peak)")
         for k, ways in r.get("achieved_gflops", {}).items():
             print(f"  {k:>3} members achieve " + ", ".join(f"{way} {g:.0f} GFLOP/s" for way, g in ways.items()))
+        print("  the model's matmul shape alone ([256, 128] @ [128, 128], members stacked, 10 deep): " + ", ".join(
+            f"{k} members {g:.0f} GFLOP/s" for k, g in r["model_matmul_gflops"].items()))
         if "target" in r:
             t = r["target"]
             print(f"  {t['members']} seeds in {t['ratio']}x one seed ({t['one_seed_wall']} s) leave their training "
                   f"{t['training_budget_seconds']:.1f} s even if all else cost what one seed's does "
                   f"({t['one_seed_other_seconds']:.1f} s): {t['needed_gflops']:.0f} GFLOP/s, "
-                  f"{100 * t['needed_share_of_peak']:.0f}% of the matmul peak")
+                  f"{100 * t['needed_share_of_peak']:.0f}% of the matmul peak, "
+                  f"{100 * t['needed_share_of_model_matmuls']:.0f}% of what its matmuls alone reach")
     print(f"training steps/s at batch 32 (median of {args.repeats} x {args.steps} steps, compile excluded)")
     print(f"{'space':6} {'mode':5} {'a2v_jax':>9} {'published':>10} {'ratio':>6}   runs")
     for space, entry, published, measured in rows:
