@@ -62,6 +62,11 @@ def method_row(dataset: str, method: str, preset: str, groups: list[np.ndarray])
             "paper_test": list(paper(PAPER_TEST, method, DATASETS.index(dataset)))}
 
 
+def baseline_row(dataset: str, method: str, preset: str, values: np.ndarray) -> dict:
+    return {"dataset": dataset, "method": method, "title": TITLES.get(method, method), "preset": preset,
+            **stats.describe(values), "paper_test": list(paper(PAPER_TEST, method, DATASETS.index(dataset)))}
+
+
 def contrast_row(dataset: str, preset: str, method: str, baseline: str, groups: list[np.ndarray], base: np.ndarray) -> dict:
     c = stats.nested_compare(groups, base)
     better = sum(p < SIGNIFICANT and pi > 0.5 for p, pi in zip(c["group_p_value"], c["group_p_improve"], strict=True))
@@ -70,7 +75,11 @@ def contrast_row(dataset: str, preset: str, method: str, baseline: str, groups: 
             "embeddings_better": better, "embeddings_worse": worse}
 
 
-def markdown(header: list[str], rows: list[dict], pairs: list[dict]) -> str:
+def _paper(row: dict) -> str:
+    return "-" if np.isnan(row["paper_test"][0]) else f"{row['paper_test'][0]:.2f} +- {row['paper_test'][1]:.2f}"
+
+
+def markdown(header: list[str], rows: list[dict], pairs: list[dict], bases: list[dict] = ()) -> str:
     lines = [*header, "",
              "| dataset | method | preset | embeddings x seeds | test % on each embedding | mean over embeddings "
              "[two-stage 95% CI] | std between embeddings | std within (search seeds) | one-embedding CI width | "
@@ -78,10 +87,16 @@ def markdown(header: list[str], rows: list[dict], pairs: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         each = ", ".join(f"{m:.2f}" for m in r["group_means"])
-        pt = "-" if np.isnan(r["paper_test"][0]) else f"{r['paper_test'][0]:.2f} +- {r['paper_test'][1]:.2f}"
         lines.append(f"| {r['dataset']} | {r['title']} (`{r['method']}`) | {r['preset']} | {r['embeddings']} x {r['seeds']} | "
                      f"{each} | {r['mean']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] | {r['between_std']:.3f} | "
-                     f"{r['within_std']:.3f} | {r['one_embedding_ci_width']:.3f} | {pt} |")
+                     f"{r['within_std']:.3f} | {r['one_embedding_ci_width']:.3f} | {_paper(r)} |")
+    if bases:
+        lines += ["", "Baselines (they search no embeddings: one run each):", "",
+                  "| dataset | method | preset | seeds | test % mean +- std | 95% CI of the mean | paper test |",
+                  "|---|---|---|---|---|---|---|"]
+        for b in bases:
+            lines.append(f"| {b['dataset']} | {b['title']} (`{b['method']}`) | {b['preset']} | {b['n']} | "
+                         f"{b['mean']:.2f} +- {b['std']:.2f} | [{b['ci_low']:.2f}, {b['ci_high']:.2f}] | {_paper(b)} |")
     if pairs:
         lines += ["", "P(A > B): a random search seed of A (on a random one of the embeddings) beats a random seed of B, "
                   f"ties half, with its two-stage 95% CI; per embedding: P(A > B) and whether A on that embedding alone "
@@ -132,10 +147,11 @@ def main() -> None:
 
     k = args.pretrain_seeds
     paths, command = pretrained_batch(args.runs / f"pretrain-nb201-reference-seeds0-{k - 1}", seeds=k)
-    rows, pairs = [], []
+    rows, pairs, bases = [], [], []
     for dataset in datasets:
         base = {(b, p): finals(args.runs, f"{b}-{p}-{dataset}", args.seeds, dataset, b, p, None)
                 for b in baselines for p in presets_of(b, wanted)}
+        bases += [baseline_row(dataset, b, p, values) for (b, p), values in base.items()]
         for m in methods:
             for p in presets_of(m, wanted):
                 groups = [finals(args.runs, f"{m}-{p}-{dataset}-emb{i}", args.seeds, dataset, m, p, path)
@@ -156,13 +172,13 @@ def main() -> None:
         "resampled, then search seeds within each; it errs wide). One-embedding CI width: median over the embeddings "
         "of the BCa 95% CI of one embedding's mean, the interval Table 3 reports.",
     ]
-    table = markdown(header, rows, pairs)
+    table = markdown(header, rows, pairs, bases)
     args.results.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.results / f"{args.name}.md") as tmp:
         tmp.write_text(table)
     write_json(args.results / f"{args.name}.json", {
         "pretrain": command, "embeddings": [str(shown_path(p)) for p in paths], "search_seeds": args.seeds,
-        "rows": rows, "contrasts": pairs,
+        "rows": rows, "baselines": bases, "contrasts": pairs,
         "statistics": {"confidence": stats.CONFIDENCE, "resamples": stats.RESAMPLES,
                        "mean_ci": "two-stage percentile bootstrap (embeddings, then search seeds)",
                        "p_improve_ci": "two-stage percentile bootstrap", "significant": SIGNIFICANT}})

@@ -238,6 +238,8 @@ def test_embedding_seeds_table_from_runs_over_several_embeddings(tmp_path, monke
     assert f"| {np.std([95.05, 94.55, 93.05], ddof=1):.3f} |" in row
     pair = next(line for line in md.splitlines() if "| RS |" in line)
     assert "| 0.667 [" in pair and "| 1.000, 1.000, 0.000 | 2 / 1 / 0 |" in pair
+    base = next(line for line in md.splitlines() if line.startswith("| cifar10 | RS"))
+    assert f"| fixed | 20 | 94.05 +- {np.std(seeds):.2f} | [94.0" in base
     monkeypatch.setattr(sys, "argv", ["embedding_seeds.py", "--methods", "re"])
     with pytest.raises(SystemExit):
         es.main()
