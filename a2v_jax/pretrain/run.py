@@ -290,7 +290,8 @@ class _Run:
         states, steps = [], set()
         for i, (folder, config) in enumerate(zip(self.folders, self.member_configs, strict=True)):
             state, history, saved, done = export.load_checkpoint(folder / export.CHECKPOINT_NAME, template)
-            export.check_resumable(saved, config.to_dict(), RESUMABLE_FIELDS, folder / export.CHECKPOINT_NAME)
+            export.check_resumable(saved, config.to_dict(), RESUMABLE_FIELDS, folder / export.CHECKPOINT_NAME,
+                                   defaults=PretrainConfig().to_dict())
             states.append(self.fit_epochs(state, done, folder))
             self.histories[i] = history
             steps.add(done)
