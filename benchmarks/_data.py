@@ -23,6 +23,7 @@ from a2v_jax.data import load_benchmark  # noqa: E402
 from a2v_jax.data.benchmark import Benchmark  # noqa: E402
 from a2v_jax.pretrain import PretrainConfig  # noqa: E402
 from a2v_jax.pretrain import run as pretrain_run  # noqa: E402
+from a2v_jax.pretrain.config import with_defaults  # noqa: E402
 from a2v_jax.search.build import space_neighbours  # noqa: E402
 
 
@@ -72,10 +73,8 @@ def pretrained_batch(out: Path, space: str = "nb201", preset: str = "reference",
     done = out / ("metrics.json" if seeds == 1 else "summary.json")
     wanted = {k: v for k, v in config.to_dict().items() if k not in ("progress", "resume", "overwrite")}
     if all(p.exists() for p in paths) and done.exists() and saved.exists():
-        got = json.loads(saved.read_text())
-        defaults = {f.name: f.default for f in dataclasses.fields(PretrainConfig)}
-        # a setting added after the run was written is absent from its config: it ran with the default
-        if all(got.get(k, defaults[k]) == v for k, v in wanted.items()):
+        got = with_defaults(json.loads(saved.read_text()))
+        if all(got[k] == v for k, v in wanted.items()):
             return paths, f"{command} (re-used)"
     print(f"pretraining for the embeddings: {command}", flush=True)
     pretrain_run(dataclasses.replace(config, overwrite=True))

@@ -243,15 +243,15 @@ def test_cli(tmp_path, capsys):
 
 
 def test_a_checkpoint_from_before_a_setting_existed_resumes_under_its_default(tmp_path):
-    from a2v_jax.pretrain.config import RESUMABLE_FIELDS
+    from a2v_jax.pretrain.config import RESUMABLE_FIELDS, with_defaults
     from a2v_jax.pretrain.export import check_resumable
 
     current = PretrainConfig().to_dict()
     saved = {k: v for k, v in current.items() if k != "dropout"}  # written before `dropout` was a setting
     path = tmp_path / "checkpoint.msgpack"
-    check_resumable(saved, current, RESUMABLE_FIELDS, path, defaults=PretrainConfig().to_dict())
+    check_resumable(with_defaults(saved), current, RESUMABLE_FIELDS, path)
     changed = PretrainConfig(dropout=0.0).to_dict()
     with pytest.raises(ResumeError, match=r"dropout: 0\.3 -> 0\.0"):
-        check_resumable(saved, changed, RESUMABLE_FIELDS, path, defaults=PretrainConfig().to_dict())
+        check_resumable(with_defaults(saved), changed, RESUMABLE_FIELDS, path)
     with pytest.raises(ResumeError, match=r"dropout: None -> 0\.3"):  # without defaults a missing key differs
         check_resumable(saved, current, RESUMABLE_FIELDS, path)

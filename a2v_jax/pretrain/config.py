@@ -266,4 +266,13 @@ def parse_sweep(text: str | None) -> dict[str, tuple[float, ...]]:
     return grid
 
 
-__all__ = ["QUIRKS", "RESUMABLE_FIELDS", "SWEEPABLE", "ConfigError", "Member", "PretrainConfig", "parse_sweep"]
+def with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A configuration saved by an earlier version as it reads today: a setting added since is absent
+    from it, and that run had the behaviour the setting's declared default keeps."""
+    defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(PretrainConfig)}
+    return {**defaults, **saved}
+
+
+__all__ = ["QUIRKS", "RESUMABLE_FIELDS", "SWEEPABLE", "ConfigError", "Member", "PretrainConfig", "parse_sweep",
+           "with_defaults"]

@@ -80,15 +80,10 @@ def load_checkpoint(path: Path, template: Any) -> tuple[Any, list[dict], dict, i
     return state, history, config, steps
 
 
-def check_resumable(saved: dict, current: dict, resumable: frozenset[str], path: Path, defaults: dict | None = None) -> None:
-    """Refuse to resume a checkpoint whose configuration differs from `current` outside `resumable`.
-
-    A setting missing from `saved` was added after the checkpoint was written; such a run had the
-    behaviour the setting's default keeps, so it compares as `defaults[k]`.
-    """
-    defaults = defaults or {}
-    was = {k: saved.get(k, defaults.get(k)) for k in current}
-    diff = {k: (was[k], v) for k, v in current.items() if k not in resumable and was[k] != v}
+def check_resumable(saved: dict, current: dict, resumable: frozenset[str], path: Path) -> None:
+    """Refuse to resume a checkpoint whose configuration differs from `current` outside `resumable`
+    (callers pass `saved` through `config.with_defaults` so settings added since compare as their defaults)."""
+    diff = {k: (saved.get(k), v) for k, v in current.items() if k not in resumable and saved.get(k) != v}
     if diff:
         listed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
         raise ResumeError(f"{path} was written by a different configuration ({listed}); start afresh with --overwrite")

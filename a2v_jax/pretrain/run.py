@@ -38,7 +38,7 @@ from ..model import ModelConfig
 from ..rundir import RunFolderError, Staging, partial_path, write_marker
 from ..spaces import CellSet, SearchSpace, get_space
 from . import export
-from .config import RESUMABLE_FIELDS, ConfigError, Member, PretrainConfig
+from .config import RESUMABLE_FIELDS, ConfigError, Member, PretrainConfig, with_defaults
 from .metrics import ReconstructionCounts, prior_metrics
 from .parallel import Layout, check_memory, make_layout, member_bytes
 from .train import (
@@ -290,8 +290,7 @@ class _Run:
         states, steps = [], set()
         for i, (folder, config) in enumerate(zip(self.folders, self.member_configs, strict=True)):
             state, history, saved, done = export.load_checkpoint(folder / export.CHECKPOINT_NAME, template)
-            export.check_resumable(saved, config.to_dict(), RESUMABLE_FIELDS, folder / export.CHECKPOINT_NAME,
-                                   defaults=PretrainConfig().to_dict())
+            export.check_resumable(with_defaults(saved), config.to_dict(), RESUMABLE_FIELDS, folder / export.CHECKPOINT_NAME)
             states.append(self.fit_epochs(state, done, folder))
             self.histories[i] = history
             steps.add(done)
